@@ -1,0 +1,395 @@
+//! Modbus/TCP sessions: MBAP framing over each direction of the stream, requests paired with
+//! responses by transaction id (several outstanding per connection), `transaction` events.
+
+use super::limiter::AnomalyLimiter;
+use super::{AppSession, FlowEnd, ProtocolSpec, SessionCtx};
+use crate::config::Config;
+use crate::event::{Alert, Event};
+use crate::stats::StatsSnapshot;
+use crate::time::Timestamp;
+use crate::transaction::{DeviceIdObject, FileRecordRef, ModbusDetail, ProtocolDetail, Status, Transaction};
+use dissectors::modbus::{self, anomalies, ModbusMessage, Pdu};
+use dissectors::{AnomalyKind, Direction, FunctionInfo, Parse, Probe};
+
+pub const APP_PROTO: &str = "modbus";
+
+/// Most bytes of one device-identification object copied into an event.
+const MAX_DEVICE_ID_VALUE: usize = 128;
+/// Most device-identification objects or file records copied into an event.
+const MAX_LISTED: usize = 32;
+
+/// Modbus/TCP for dispatch.
+pub static SPEC: ProtocolSpec = ProtocolSpec {
+    name: APP_PROTO,
+    tcp_ports: &[modbus::PORT],
+    udp_ports: &[],
+    probe_on_port: probe_on_port,
+    probe_elsewhere: probe_strict,
+    new_session: new_session,
+    not_this_protocol: &anomalies::NON_MODBUS_TRAFFIC,
+};
+
+fn new_session(_config: &Config) -> Box<dyn AppSession> {
+    Box::<ModbusSession>::default()
+}
+
+/// On port 502 a plausible MBAP header is enough: protocol id 0 and a length an ADU can have.
+/// Odd PDUs (function code 0, fuzzing, vendor codes) are then dissected with anomalies rather
+/// than ignored.
+fn probe_on_port(input: &[u8]) -> Probe {
+    let Some(header) = input.get(..modbus::frame::MBAP_LEN + 1) else { return Probe::NeedMore };
+    let protocol_id = u16::from_be_bytes([header[2], header[3]]);
+    let length = u16::from_be_bytes([header[4], header[5]]);
+    if protocol_id == 0 && (2..=254).contains(&length) {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+/// On a port that is not 502, the first bytes must be whole, clean ADUs of known functions:
+/// plenty of protocols start with two zero bytes.
+fn probe_strict(input: &[u8]) -> Probe {
+    match modbus::probe(input) {
+        Probe::Match => {}
+        other => return other,
+    }
+    let mut rest = input;
+    let mut seen = 0;
+    while !rest.is_empty() {
+        // Direction only changes how fields are decoded; framing is the same both ways.
+        match modbus::parse(rest, Direction::ToServer) {
+            Parse::Message { message, consumed } => {
+                let known = message.info().name != "unknown";
+                if !known || !message.anomalies.is_empty() {
+                    if let Parse::Message { message, .. } = modbus::parse(rest, Direction::ToClient) {
+                        if message.info().name == "unknown" || !message.anomalies.is_empty() {
+                            return Probe::NoMatch;
+                        }
+                    }
+                }
+                seen += 1;
+                rest = rest.get(consumed..).unwrap_or_default();
+            }
+            Parse::Incomplete { .. } => return if seen > 0 { Probe::Match } else { Probe::NeedMore },
+            Parse::Skip { .. } => return Probe::NoMatch,
+        }
+    }
+    Probe::Match
+}
+
+/// A request awaiting its response.
+#[derive(Debug)]
+struct Pending {
+    ts: Timestamp,
+    function_code: u8,
+    info: &'static FunctionInfo,
+    detail: ModbusDetail,
+}
+
+/// One Modbus/TCP connection.
+#[derive(Debug, Default)]
+pub struct ModbusSession {
+    /// Bytes of an incomplete ADU, per direction (client→server, server→client).
+    partial: [Vec<u8>; 2],
+    /// After a gap or garbage, skip silently until the next valid ADU.
+    resync: [bool; 2],
+    pending: Vec<Pending>,
+    /// Responses have been matched before, and no request bytes were lost since: an unmatched
+    /// response is then worth an anomaly.
+    requests_reliable: bool,
+    limiter: AnomalyLimiter,
+}
+
+fn idx(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+impl AppSession for ModbusSession {
+    fn app_proto(&self) -> &'static str {
+        APP_PROTO
+    }
+
+    fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]) {
+        let i = idx(dir);
+        let mut buf = std::mem::take(&mut self.partial[i]);
+        let input: &[u8] = if buf.is_empty() {
+            data
+        } else {
+            buf.extend_from_slice(data);
+            &buf
+        };
+        let mut offset = 0;
+        while let Some(rest) = input.get(offset..).filter(|r| !r.is_empty()) {
+            match modbus::parse(rest, dir) {
+                Parse::Message { message, consumed } => {
+                    self.resync[i] = false;
+                    self.on_message(ctx, dir, &message);
+                    offset += consumed.max(1);
+                }
+                Parse::Incomplete { .. } => break,
+                Parse::Skip { len, anomaly } => {
+                    ctx.stats.anomalies += 1;
+                    if !self.resync[i] {
+                        self.resync[i] = true;
+                        self.raise(ctx, anomaly, dir, None);
+                    }
+                    offset += len.max(1);
+                }
+            }
+        }
+        let leftover = input.get(offset..).unwrap_or_default().to_vec();
+        buf.clear();
+        buf.extend_from_slice(&leftover);
+        self.partial[i] = buf;
+    }
+
+    fn on_gap(&mut self, _ctx: &mut SessionCtx<'_>, dir: Direction, _len: u32) {
+        let i = idx(dir);
+        self.partial[i].clear();
+        self.resync[i] = true;
+        if dir == Direction::ToServer {
+            self.requests_reliable = false;
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut SessionCtx<'_>) {
+        let timeout = ctx.config.response_timeout_us;
+        let now = ctx.ts;
+        let mut k = 0;
+        while k < self.pending.len() {
+            if now.micros_since(self.pending[k].ts) >= timeout {
+                let p = self.pending.remove(k);
+                emit(ctx, p, None, Status::NoResponse);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut SessionCtx<'_>, end: FlowEnd) {
+        let timeout = ctx.config.response_timeout_us;
+        for p in std::mem::take(&mut self.pending) {
+            // At the end of a capture, a request younger than the timeout may simply have had
+            // its answer cut off: it is `pending`, not `no_response`.
+            let status = if end == FlowEnd::EndOfCapture && ctx.ts.micros_since(p.ts) < timeout {
+                Status::Pending
+            } else {
+                Status::NoResponse
+            };
+            emit(ctx, p, None, status);
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+}
+
+impl ModbusSession {
+    fn on_message(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, msg: &ModbusMessage<'_>) {
+        StatsSnapshot::bump(&mut ctx.stats.pdus, APP_PROTO);
+        for kind in msg.anomalies.iter() {
+            ctx.stats.anomalies += 1;
+            self.raise(ctx, kind, dir, Some(msg));
+        }
+        match dir {
+            Direction::ToServer => self.on_request(ctx, msg),
+            Direction::ToClient => self.on_response(ctx, msg),
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut SessionCtx<'_>, msg: &ModbusMessage<'_>) {
+        if let Some(k) = self.pending.iter().position(|p| p.detail.transaction_id == msg.transaction_id) {
+            // The earlier request with this id was never answered (or its answer was lost).
+            let earlier = self.pending.remove(k);
+            ctx.stats.anomalies += 1;
+            self.raise(ctx, &anomalies::DUPLICATE_TRANSACTION_ID, Direction::ToServer, Some(msg));
+            emit(ctx, earlier, None, Status::NoResponse);
+        }
+        if self.pending.len() >= ctx.config.max_outstanding_per_flow {
+            let oldest = self.pending.remove(0);
+            ctx.stats.anomalies += 1;
+            self.raise(ctx, &anomalies::TOO_MANY_OUTSTANDING, Direction::ToServer, Some(msg));
+            emit(ctx, oldest, None, Status::NoResponse);
+        }
+        let mut detail = ModbusDetail {
+            transaction_id: msg.transaction_id,
+            unit_id: msg.unit_id,
+            sub_function: msg.sub_function(),
+            ..ModbusDetail::default()
+        };
+        let info = msg.info();
+        if detail.sub_function.is_some() && info.name != "unknown" {
+            detail.sub_function_name = Some(info.name);
+        }
+        detail.address = msg.address();
+        detail.quantity = msg.quantity();
+        request_fields(&mut detail, &msg.pdu, ctx.config.max_values_per_transaction);
+        detail.anomalies.extend(msg.anomalies.iter().map(|k| k.id));
+        self.pending.push(Pending { ts: ctx.ts, function_code: msg.function_code().0, info, detail });
+    }
+
+    fn on_response(&mut self, ctx: &mut SessionCtx<'_>, msg: &ModbusMessage<'_>) {
+        let found = self
+            .pending
+            .iter()
+            .position(|p| p.detail.transaction_id == msg.transaction_id && p.detail.unit_id == msg.unit_id)
+            .or_else(|| self.pending.iter().position(|p| p.detail.transaction_id == msg.transaction_id));
+        let Some(k) = found else {
+            ctx.stats.anomalies += 1;
+            if self.requests_reliable {
+                self.raise(ctx, &anomalies::UNMATCHED_RESPONSE, Direction::ToClient, Some(msg));
+            }
+            return;
+        };
+        self.requests_reliable = true;
+        let mut p = self.pending.remove(k);
+        let status = if msg.is_exception() { Status::Exception } else { Status::Ok };
+        if let Some(code) = msg.exception_code() {
+            p.detail.exception_code = Some(code.0);
+            p.detail.exception = code.name();
+        }
+        let quantity = p.detail.quantity;
+        response_fields(&mut p.detail, &msg.pdu, quantity, ctx.config.max_values_per_transaction);
+        for id in msg.anomalies.iter().map(|k| k.id) {
+            if !p.detail.anomalies.contains(&id) {
+                p.detail.anomalies.push(id);
+            }
+        }
+        let ts = ctx.ts;
+        emit(ctx, p, Some(ts), status);
+    }
+
+    fn raise(
+        &mut self,
+        ctx: &mut SessionCtx<'_>,
+        kind: &'static AnomalyKind,
+        dir: Direction,
+        msg: Option<&ModbusMessage<'_>>,
+    ) {
+        let Some(count) = self.limiter.admit(kind, ctx.ts) else { return };
+        let (from, to) = match dir {
+            Direction::ToServer => (ctx.flow.client.ip, ctx.flow.server.ip),
+            Direction::ToClient => (ctx.flow.server.ip, ctx.flow.client.ip),
+        };
+        let what = match msg {
+            Some(m) => format!(
+                "Modbus {} (function {}, unit {}, transaction {}) from {from} to {to}",
+                if dir == Direction::ToServer { "request" } else { "response" },
+                m.raw_function_code,
+                m.unit_id,
+                m.transaction_id
+            ),
+            None => format!("Modbus stream from {from} to {to}"),
+        };
+        let mut alert = Alert::anomaly(
+            ctx.ts,
+            ctx.flow,
+            Some(APP_PROTO),
+            kind,
+            format!("{what}: {}.", kind.description.trim_end_matches('.')),
+        );
+        if count > 1 {
+            alert.count = Some(count);
+        }
+        ctx.events.push(Event::Alert(Box::new(alert)));
+    }
+}
+
+fn emit(ctx: &mut SessionCtx<'_>, p: Pending, response_ts: Option<Timestamp>, status: Status) {
+    StatsSnapshot::bump(&mut ctx.stats.transactions, APP_PROTO);
+    let t = Transaction {
+        flow: ctx.flow.clone(),
+        app_proto: APP_PROTO,
+        request_ts: Some(p.ts),
+        response_ts,
+        function_code: u16::from(p.function_code),
+        function: p.info.name,
+        category: p.info.category,
+        status,
+        job_id: None,
+        detail: ProtocolDetail::Modbus(p.detail),
+    };
+    ctx.events.push(Event::Transaction(Box::new(t)));
+}
+
+fn registers(regs: &modbus::Registers<'_>, max: usize, truncated: &mut bool) -> Vec<u16> {
+    *truncated |= regs.len() > max;
+    regs.iter().take(max).collect()
+}
+
+fn coils(bits: &modbus::Bits<'_>, limit: Option<u16>, max: usize, truncated: &mut bool) -> Vec<bool> {
+    let n = limit.map_or(bits.len(), |q| bits.len().min(usize::from(q)));
+    *truncated |= n > max;
+    bits.iter().take(n.min(max)).collect()
+}
+
+/// Values and extra fields carried by a request.
+fn request_fields(d: &mut ModbusDetail, pdu: &Pdu<'_>, max: usize) {
+    let mut truncated = false;
+    match pdu {
+        Pdu::WriteSingleCoil { value, .. } => d.coils = Some(vec![*value == 0xFF00]),
+        Pdu::WriteSingleRegister { value, .. } => d.registers = Some(vec![*value]),
+        Pdu::WriteMultipleCoilsRequest { quantity, bits, .. } => {
+            d.coils = Some(coils(bits, Some(*quantity), max, &mut truncated))
+        }
+        Pdu::WriteMultipleRegistersRequest { registers: regs, .. } => {
+            d.registers = Some(registers(regs, max, &mut truncated))
+        }
+        Pdu::MaskWriteRegister { and_mask, or_mask, .. } => {
+            d.and_mask = Some(*and_mask);
+            d.or_mask = Some(*or_mask);
+        }
+        Pdu::ReadWriteMultipleRequest { write_address, write_quantity, registers: regs, .. } => {
+            d.write_address = Some(*write_address);
+            d.write_quantity = Some(*write_quantity);
+            d.registers = Some(registers(regs, max, &mut truncated));
+        }
+        Pdu::FileRecordRequest { records, .. } => {
+            d.file_records = records
+                .iter()
+                .take(MAX_LISTED)
+                .map(|r| FileRecordRef {
+                    reference_type: r.reference_type,
+                    file_number: r.file_number,
+                    record_number: r.record_number,
+                    record_length: r.record_length,
+                })
+                .collect();
+        }
+        Pdu::Umas { session, .. } => d.umas_session = Some(*session),
+        _ => {}
+    }
+    d.values_truncated |= truncated;
+}
+
+/// Values and extra fields carried by a response.
+fn response_fields(d: &mut ModbusDetail, pdu: &Pdu<'_>, quantity: Option<u16>, max: usize) {
+    let mut truncated = false;
+    match pdu {
+        Pdu::ReadBitsResponse { bits, .. } => d.coils = Some(coils(bits, quantity, max, &mut truncated)),
+        Pdu::ReadRegistersResponse { registers: regs, .. } | Pdu::ReadFifoResponse { registers: regs, .. } => {
+            // FC23 responses carry the read values; the written ones stay in `registers` of
+            // the request only if there was nothing read.
+            d.registers = Some(registers(regs, max, &mut truncated));
+        }
+        Pdu::ReadDeviceIdResponse { objects, .. } => {
+            d.device_identification = objects
+                .iter()
+                .take(MAX_LISTED)
+                .map(|(id, value)| DeviceIdObject {
+                    id,
+                    name: modbus::function::device_id_object_name(id),
+                    value: String::from_utf8_lossy(value.get(..MAX_DEVICE_ID_VALUE).unwrap_or(value)).into_owned(),
+                })
+                .collect();
+        }
+        Pdu::Umas { code, .. } => d.umas_response_code = Some(*code),
+        _ => {}
+    }
+    d.values_truncated |= truncated;
+}

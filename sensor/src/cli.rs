@@ -1,0 +1,136 @@
+//! The command line (INTERFACE.md), parsed with clap.
+
+use crate::config::Config;
+use crate::event::EventFilter;
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// jobwatch: a passive monitor of the jobs industrial control systems run over the network.
+#[derive(Debug, Parser)]
+#[command(name = "jobwatch", version, about, long_about = None)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["read", "interface"])))]
+pub struct Cli {
+    /// Replay a capture (pcap or pcapng); repeat to read several files in order as one timeline.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// Capture live on an interface (a mirror/SPAN port). jobwatch never transmits.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with = "read")]
+    pub interface: Option<String>,
+
+    /// BPF capture filter (live capture).
+    #[arg(short = 'f', long = "filter", value_name = "BPF", requires = "interface")]
+    pub filter: Option<String>,
+
+    /// Where to write events as JSON Lines; `-` is stdout.
+    #[arg(short = 'o', long = "output", value_name = "PATH", default_value = "-")]
+    pub output: PathBuf,
+
+    /// Event types to write, comma-separated: transaction,job,alert,stats.
+    #[arg(long = "events", value_name = "LIST", default_value = "transaction,job,alert,stats", value_parser = EventFilter::parse)]
+    pub events: EventFilter,
+
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long = "no-promisc")]
+    pub no_promisc: bool,
+
+    /// Bytes captured per packet (live capture).
+    #[arg(long = "snaplen", value_name = "BYTES", default_value_t = 65535)]
+    pub snaplen: i32,
+
+    /// Kernel capture buffer size in bytes (live capture).
+    #[arg(long = "buffer-size", value_name = "BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub buffer_size: i32,
+
+    /// How long a request waits for its response before it is `no_response` (e.g. 5s, 500ms).
+    #[arg(long = "response-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub response_timeout: Duration,
+
+    /// A TCP connection without packets for this long is closed.
+    #[arg(long = "tcp-idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub tcp_idle_timeout: Duration,
+
+    /// A UDP conversation without packets for this long is closed.
+    #[arg(long = "udp-idle-timeout", value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub udp_idle_timeout: Duration,
+
+    /// Interval between `stats` events, in capture time (0 = only the final one).
+    #[arg(long = "stats-interval", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub stats_interval: Duration,
+
+    /// Most conversations tracked at once.
+    #[arg(long = "max-flows", value_name = "N", default_value_t = 65_536)]
+    pub max_flows: usize,
+
+    /// Most out-of-order bytes buffered per TCP direction.
+    #[arg(long = "max-reassembly-per-flow", value_name = "BYTES", default_value_t = 64 * 1024)]
+    pub max_reassembly_per_flow: usize,
+
+    /// Most out-of-order bytes buffered over all flows.
+    #[arg(long = "max-reassembly", value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_reassembly: usize,
+
+    /// Most values (registers, coils) copied into one transaction event.
+    #[arg(long = "max-values", value_name = "N", default_value_t = 64)]
+    pub max_values: usize,
+
+    /// Verify TCP checksums and drop bad segments (off by default: offload makes them wrong).
+    #[arg(long = "verify-checksums")]
+    pub verify_checksums: bool,
+}
+
+/// `5s`, `500ms`, `2m`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(secs) = text.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+        return Err(format!("`{text}` is not a duration"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration: {e}"))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Cli {
+    /// The pipeline configuration these options ask for.
+    pub fn config(&self) -> Config {
+        Config {
+            response_timeout_us: micros(self.response_timeout),
+            tcp_idle_timeout_us: micros(self.tcp_idle_timeout),
+            udp_idle_timeout_us: micros(self.udp_idle_timeout),
+            max_flows: self.max_flows,
+            max_ooo_bytes_per_direction: self.max_reassembly_per_flow,
+            max_ooo_bytes_total: self.max_reassembly,
+            max_outstanding_per_flow: Config::default().max_outstanding_per_flow,
+            max_values_per_transaction: self.max_values,
+            stats_interval_us: micros(self.stats_interval),
+            verify_checksums: self.verify_checksums,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn needs_a_source() {
+        assert!(Cli::try_parse_from(["jobwatch"]).is_err());
+        assert!(Cli::try_parse_from(["jobwatch", "-r", "a.pcap", "-r", "b.pcap"]).is_ok());
+        assert!(Cli::try_parse_from(["jobwatch", "-r", "a.pcap", "-i", "lo"]).is_err());
+        assert!(Cli::try_parse_from(["jobwatch", "-r", "a.pcap", "--events", "alert,bogus"]).is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! The events jobwatch writes (INTERFACE.md): `transaction`, `job`, `alert` and `stats`.
+//!
+//! Internal types stay owned and cheap to build; [`Event::to_record`] turns them into the flat,
+//! borrowed [`Record`] that serde writes as one JSON object per line. Optional fields are absent
+//! rather than zero, raw numbers sit beside names.
+
+use crate::flow::FlowInfo;
+use crate::stats::StatsSnapshot;
+use crate::time::Timestamp;
+use crate::transaction::{ProtocolDetail, Transaction};
+use dissectors::{Category, Severity};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// What an alert is about, as INTERFACE.md lists the kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertKind {
+    JobLate,
+    JobMissed,
+    JobStopped,
+    JobPeriodChanged,
+    ResponseSlow,
+    JobFailed,
+    NewJob,
+    NewTalker,
+    UnexpectedCommand,
+    RuleMatch,
+    ProtocolAnomaly,
+    SensorHealth,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::JobLate => "job_late",
+            AlertKind::JobMissed => "job_missed",
+            AlertKind::JobStopped => "job_stopped",
+            AlertKind::JobPeriodChanged => "job_period_changed",
+            AlertKind::ResponseSlow => "response_slow",
+            AlertKind::JobFailed => "job_failed",
+            AlertKind::NewJob => "new_job",
+            AlertKind::NewTalker => "new_talker",
+            AlertKind::UnexpectedCommand => "unexpected_command",
+            AlertKind::RuleMatch => "rule_match",
+            AlertKind::ProtocolAnomaly => "protocol_anomaly",
+            AlertKind::SensorHealth => "sensor_health",
+        }
+    }
+}
+
+impl Serialize for AlertKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// An alert, with the conversation it concerns when there is one.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    pub timestamp: Timestamp,
+    pub flow: Option<FlowInfo>,
+    pub app_proto: Option<&'static str>,
+    pub kind: AlertKind,
+    pub severity: Severity,
+    pub message: String,
+    pub job_id: Option<u64>,
+    pub category: Option<Category>,
+    pub rule_id: Option<String>,
+    /// Stable anomaly id for `protocol_anomaly` alerts.
+    pub anomaly: Option<&'static str>,
+    /// How many further occurrences of the same anomaly this alert stands for (rate limiting).
+    pub count: Option<u64>,
+}
+
+impl Alert {
+    /// A `protocol_anomaly` alert for an anomaly seen on `flow`.
+    pub fn anomaly(
+        timestamp: Timestamp,
+        flow: &FlowInfo,
+        app_proto: Option<&'static str>,
+        kind: &'static dissectors::AnomalyKind,
+        message: String,
+    ) -> Alert {
+        Alert {
+            timestamp,
+            flow: Some(flow.clone()),
+            app_proto,
+            kind: AlertKind::ProtocolAnomaly,
+            severity: kind.severity,
+            message,
+            job_id: None,
+            category: None,
+            rule_id: None,
+            anomaly: Some(kind.id),
+            count: None,
+        }
+    }
+
+    /// A `sensor_health` alert (not tied to a conversation).
+    pub fn sensor_health(timestamp: Timestamp, severity: Severity, anomaly: &'static str, message: String) -> Alert {
+        Alert {
+            timestamp,
+            flow: None,
+            app_proto: None,
+            kind: AlertKind::SensorHealth,
+            severity,
+            message,
+            job_id: None,
+            category: None,
+            rule_id: None,
+            anomaly: Some(anomaly),
+            count: None,
+        }
+    }
+}
+
+/// One event of the output stream.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Transaction(Box<Transaction>),
+    Alert(Box<Alert>),
+    Stats(Box<(Timestamp, StatsSnapshot)>),
+}
+
+/// Which event types are written (`--events`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventFilter {
+    pub transaction: bool,
+    pub job: bool,
+    pub alert: bool,
+    pub stats: bool,
+}
+
+impl Default for EventFilter {
+    fn default() -> Self {
+        EventFilter { transaction: true, job: true, alert: true, stats: true }
+    }
+}
+
+impl EventFilter {
+    /// Parses a comma-separated list of event types (`transaction,alert,job,stats`).
+    pub fn parse(list: &str) -> Result<EventFilter, String> {
+        let mut f = EventFilter { transaction: false, job: false, alert: false, stats: false };
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name {
+                "transaction" => f.transaction = true,
+                "job" => f.job = true,
+                "alert" => f.alert = true,
+                "stats" => f.stats = true,
+                other => {
+                    return Err(format!("unknown event type `{other}` (expected transaction, job, alert or stats)"))
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn accepts(&self, event: &Event) -> bool {
+        match event {
+            Event::Transaction(_) => self.transaction,
+            Event::Alert(_) => self.alert,
+            Event::Stats(_) => self.stats,
+        }
+    }
+}
+
+/// The `alert` object of an alert event.
+#[derive(Debug, Serialize)]
+pub struct AlertBody<'a> {
+    pub kind: AlertKind,
+    pub severity: &'static str,
+    pub message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// The flat JSON shape of every event: the common header, then the fields of its type.
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
+    pub timestamp: Timestamp,
+    pub event_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_proto: Option<&'static str>,
+    // transaction
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_time_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_timestamp: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modbus: Option<&'a crate::transaction::ModbusDetail>,
+    // alert
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertBody<'a>>,
+    // stats
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<&'a StatsSnapshot>,
+}
+
+impl<'a> Record<'a> {
+    fn header(timestamp: Timestamp, event_type: &'static str, flow: Option<&FlowInfo>) -> Record<'a> {
+        Record {
+            timestamp,
+            event_type,
+            flow_id: flow.map(|f| f.flow_id),
+            src_ip: flow.map(|f| f.client.ip),
+            src_port: flow.map(|f| f.client.port),
+            dest_ip: flow.map(|f| f.server.ip),
+            dest_port: flow.map(|f| f.server.port),
+            proto: flow.map(|f| f.transport.as_str()),
+            app_proto: None,
+            function_code: None,
+            function: None,
+            category: None,
+            status: None,
+            response_time_us: None,
+            response_timestamp: None,
+            job_id: None,
+            modbus: None,
+            alert: None,
+            stats: None,
+        }
+    }
+}
+
+impl Event {
+    /// The capture time the event is stamped with.
+    pub fn timestamp(&self) -> Timestamp {
+        match self {
+            Event::Transaction(t) => t.timestamp(),
+            Event::Alert(a) => a.timestamp,
+            Event::Stats(s) => s.0,
+        }
+    }
+
+    /// The flat record serde writes.
+    pub fn to_record(&self) -> Record<'_> {
+        match self {
+            Event::Transaction(t) => {
+                let mut r = Record::header(t.timestamp(), "transaction", Some(&t.flow));
+                r.app_proto = Some(t.app_proto);
+                r.function_code = Some(t.function_code);
+                r.function = Some(t.function);
+                r.category = Some(t.category.as_str());
+                r.status = Some(t.status.as_str());
+                r.response_time_us = t.response_time_us();
+                r.response_timestamp = t.response_ts;
+                r.job_id = t.job_id;
+                match &t.detail {
+                    ProtocolDetail::Modbus(m) => r.modbus = Some(m),
+                }
+                r
+            }
+            Event::Alert(a) => {
+                let mut r = Record::header(a.timestamp, "alert", a.flow.as_ref());
+                r.app_proto = a.app_proto;
+                r.alert = Some(AlertBody {
+                    kind: a.kind,
+                    severity: a.severity.as_str(),
+                    message: &a.message,
+                    job_id: a.job_id,
+                    category: a.category.map(Category::as_str),
+                    rule_id: a.rule_id.as_deref(),
+                    anomaly: a.anomaly,
+                    count: a.count,
+                });
+                r
+            }
+            Event::Stats(s) => {
+                let mut r = Record::header(s.0, "stats", None);
+                r.stats = Some(&s.1);
+                r
+            }
+        }
+    }
+}

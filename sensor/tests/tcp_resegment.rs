@@ -1,0 +1,291 @@
+//! Stream tests at the TCP level: the same Modbus captures, re-segmented in hostile ways (one byte
+//! per segment, pieces out of order, every piece retransmitted, PDUs split across segments), must
+//! give exactly the same transactions; retransmissions with different bytes and lost segments must
+//! be reported, and the rest of the stream must still parse.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use pcap_file::pcap::PcapReader;
+use sensor::config::Config;
+use sensor::decode::LinkType;
+use sensor::event::Event;
+use sensor::pipeline::Pipeline;
+use sensor::time::Timestamp;
+use sensor::transaction::ProtocolDetail;
+use std::fs::File;
+use std::path::Path;
+
+#[derive(Clone, Debug)]
+struct Frame {
+    ts: u64,
+    data: Vec<u8>,
+}
+
+fn read_frames(path: &str) -> Vec<Frame> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    let mut reader = PcapReader::new(File::open(full).unwrap()).unwrap();
+    let mut frames = Vec::new();
+    while let Some(pkt) = reader.next_packet() {
+        let pkt = pkt.unwrap();
+        frames.push(Frame { ts: pkt.timestamp.as_micros() as u64, data: pkt.data.into_owned() });
+    }
+    frames
+}
+
+/// A TCP data segment, decomposed so that it can be rebuilt in pieces.
+struct Segment {
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    payload: Vec<u8>,
+}
+
+fn as_segment(frame: &Frame) -> Option<Segment> {
+    let p = SlicedPacket::from_ethernet(&frame.data).ok()?;
+    let eth = match p.link? {
+        etherparse::LinkSlice::Ethernet2(e) => e,
+        _ => return None,
+    };
+    let ip = match p.net? {
+        NetSlice::Ipv4(ip) => ip,
+        _ => return None,
+    };
+    let tcp = match p.transport? {
+        TransportSlice::Tcp(t) => t,
+        _ => return None,
+    };
+    if tcp.payload().is_empty() || tcp.syn() || tcp.fin() || tcp.rst() {
+        return None;
+    }
+    Some(Segment {
+        src_mac: eth.source(),
+        dst_mac: eth.destination(),
+        src: ip.header().source(),
+        dst: ip.header().destination(),
+        sport: tcp.source_port(),
+        dport: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        window: tcp.window_size(),
+        payload: tcp.payload().to_vec(),
+    })
+}
+
+fn build(seg: &Segment, offset: usize, bytes: &[u8]) -> Vec<u8> {
+    let builder = PacketBuilder::ethernet2(seg.src_mac, seg.dst_mac)
+        .ipv4(seg.src, seg.dst, 64)
+        .tcp(seg.sport, seg.dport, seg.seq.wrapping_add(offset as u32), seg.window)
+        .ack(seg.ack)
+        .psh();
+    let mut out = Vec::with_capacity(builder.size(bytes.len()));
+    builder.write(&mut out, bytes).unwrap();
+    out
+}
+
+/// Rewrites every data segment into the frames `plan` makes of it; `plan` also learns whether the
+/// segment is the first data of its direction (a capture that starts mid-stream takes its first
+/// segment as the stream's start, so reordering that one would be loss, not reordering).
+fn resegment(frames: &[Frame], plan: impl Fn(&Segment, bool) -> Vec<(usize, usize)>) -> Vec<Frame> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for f in frames {
+        match as_segment(f) {
+            Some(seg) => {
+                let first = seen.insert((seg.src, seg.sport, seg.dst, seg.dport));
+                for (k, (start, end)) in plan(&seg, first).into_iter().enumerate() {
+                    out.push(Frame { ts: f.ts + k as u64, data: build(&seg, start, &seg.payload[start..end]) });
+                }
+            }
+            None => out.push(f.clone()),
+        }
+    }
+    out
+}
+
+fn run(frames: &[Frame]) -> Vec<Event> {
+    let mut pipeline = Pipeline::new(Config { stats_interval_us: 0, ..Config::default() });
+    let mut events = Vec::new();
+    for f in frames {
+        pipeline.process(Timestamp(f.ts), LinkType::Ethernet, &f.data);
+        events.extend(pipeline.drain_events());
+    }
+    pipeline.finish();
+    events.extend(pipeline.drain_events());
+    events
+}
+
+/// What must not change whatever the segmentation: the decoded transactions.
+fn transactions(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Transaction(t) => {
+                let ProtocolDetail::Modbus(m) = &t.detail;
+                Some(format!(
+                    "{}:{}>{}:{} fc={} {} {} tid={} unit={} addr={:?} qty={:?} regs={:?} coils={:?} exc={:?}",
+                    t.flow.client.ip,
+                    t.flow.client.port,
+                    t.flow.server.ip,
+                    t.flow.server.port,
+                    t.function_code,
+                    t.function,
+                    t.status.as_str(),
+                    m.transaction_id,
+                    m.unit_id,
+                    m.address,
+                    m.quantity,
+                    m.registers,
+                    m.coils,
+                    m.exception_code
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn anomalies(events: &[Event]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Alert(a) => a.anomaly,
+            _ => None,
+        })
+        .collect()
+}
+
+/// Compares transaction lists, reporting the first difference rather than both lists.
+fn assert_same(got: &[String], expected: &[String], context: &str) {
+    if got == expected {
+        return;
+    }
+    let first = got.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
+    panic!(
+        "{context}: {} transactions, expected {}; first difference at {first}:\n got      {:?}\n expected {:?}",
+        got.len(),
+        expected.len(),
+        got.get(first),
+        expected.get(first)
+    );
+}
+
+const CAPTURES: &[&str] =
+    &["pcaps/modbus/modbus_example.pcap", "pcaps/modbus/modicon_test.pcap", "pcaps/modbus/modbus_test_data_part2.pcap"];
+
+#[test]
+fn one_byte_segments_give_the_same_transactions() {
+    for capture in CAPTURES {
+        let frames = read_frames(capture);
+        let expected = transactions(&run(&frames));
+        assert!(expected.len() > 10, "{capture}: too few transactions to be a test");
+        let split = resegment(&frames, |s, _| (0..s.payload.len()).map(|i| (i, i + 1)).collect());
+        assert_same(&transactions(&run(&split)), &expected, capture);
+    }
+}
+
+#[test]
+fn out_of_order_pieces_are_reordered() {
+    for capture in CAPTURES {
+        let frames = read_frames(capture);
+        let expected = transactions(&run(&frames));
+        // Three pieces, sent last first.
+        let reordered = resegment(&frames, |s, first| {
+            let n = s.payload.len();
+            if first {
+                return vec![(0, n)];
+            }
+            let (a, b) = (n / 3, 2 * n / 3);
+            let mut pieces = vec![(0, a), (a, b), (b, n)];
+            pieces.retain(|(x, y)| x < y);
+            pieces.reverse();
+            pieces
+        });
+        let events = run(&reordered);
+        assert_same(&transactions(&events), &expected, capture);
+        assert!(!anomalies(&events).contains(&"tcp.gap"), "{capture}: reordering is not loss");
+    }
+}
+
+#[test]
+fn exact_retransmissions_are_dropped() {
+    for capture in CAPTURES {
+        let frames = read_frames(capture);
+        let expected = transactions(&run(&frames));
+        let doubled = resegment(&frames, |s, _| {
+            let n = s.payload.len();
+            vec![(0, n / 2), (0, n / 2), (n / 2, n), (n / 2, n)].into_iter().filter(|(x, y)| x < y).collect()
+        });
+        let events = run(&doubled);
+        assert_same(&transactions(&events), &expected, capture);
+        assert!(!anomalies(&events).contains(&"tcp.overlap_mismatch"), "{capture}");
+    }
+}
+
+#[test]
+fn retransmission_with_different_bytes_is_flagged() {
+    let frames = read_frames("pcaps/modbus/modbus_example.pcap");
+    let mut out = Vec::new();
+    let mut tampered = false;
+    for f in &frames {
+        out.push(f.clone());
+        if let (Some(seg), false) = (as_segment(f), tampered) {
+            let mut evil = seg.payload.clone();
+            let last = evil.len() - 1;
+            evil[last] ^= 0xFF;
+            out.push(Frame { ts: f.ts + 1, data: build(&seg, 0, &evil) });
+            tampered = true;
+        }
+    }
+    let events = run(&out);
+    assert!(anomalies(&events).contains(&"tcp.overlap_mismatch"));
+    // The original bytes won: the transactions are unchanged.
+    assert_eq!(transactions(&events), transactions(&run(&frames)));
+}
+
+#[test]
+fn a_lost_request_is_a_gap_and_the_stream_goes_on() {
+    let frames = read_frames("pcaps/modbus/modbus_example.pcap");
+    let all = transactions(&run(&frames));
+    // Drop the third client→server data segment (a request), as a mirror port would.
+    let mut dropped = 0;
+    let mut kept = Vec::new();
+    for f in &frames {
+        if let Some(seg) = as_segment(f) {
+            if seg.dport == 502 {
+                dropped += 1;
+                if dropped == 3 {
+                    continue;
+                }
+            }
+        }
+        kept.push(f.clone());
+    }
+    let events = run(&kept);
+    let got = transactions(&events);
+    assert_eq!(got.len(), all.len() - 1, "exactly the lost request is missing");
+    assert!(anomalies(&events).contains(&"tcp.gap"));
+    assert!(got.iter().all(|t| all.contains(t)));
+}
+
+#[test]
+fn pdus_split_across_segments_give_the_same_transactions() {
+    for capture in CAPTURES {
+        let frames = read_frames(capture);
+        let expected = transactions(&run(&frames));
+        let split = resegment(&frames, |s, _| {
+            let n = s.payload.len();
+            if n >= 2 {
+                vec![(0, n - 1), (n - 1, n)]
+            } else {
+                vec![(0, n)]
+            }
+        });
+        assert_same(&transactions(&run(&split)), &expected, capture);
+    }
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""A real Modbus/TCP peer (pymodbus) for jobwatch's live-capture test.
+
+    modbus_peer.py server --host 10.77.1.1 [--port 502]
+        Serves unit 1 with a known datastore; prints "READY" on stdout once listening.
+        Holding registers 0..19 hold 1000 + address; coils 0..31 hold COILS below. Nothing
+        exists at or above address 100, so a read there is answered with exception 2.
+
+    modbus_peer.py client --host 10.77.1.1 [--port 502] --log FILE [--duration 3.0]
+        Polls on a fixed schedule over one TCP connection and writes a JSON log of exactly what
+        it did (see `client` below) to FILE.
+
+Used by sensor/tests/live_modbus.rs; the test reads the same constants from the client's log.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+UNIT = 1
+HOLDING = [1000 + a for a in range(20)]
+COILS = [a % 3 == 0 for a in range(32)]
+MISSING_ADDRESS = 100
+
+
+def server(args):
+    # The datastore classes below are the ones pymodbus 3.16 still documents; they warn that
+    # they are deprecated for v4. Quiet that warning so stderr stays readable.
+    import logging
+
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)
+    from pymodbus.datastore import (
+        ModbusDeviceContext,
+        ModbusSequentialDataBlock,
+        ModbusServerContext,
+    )
+    from pymodbus.server import ModbusTcpServer
+
+    # ModbusSequentialDataBlock's address is 1-based (it stores at address - 1): protocol
+    # address 0 holds the first value.
+    device = ModbusDeviceContext(
+        co=ModbusSequentialDataBlock(1, list(COILS)),
+        di=ModbusSequentialDataBlock(1, [False] * 16),
+        hr=ModbusSequentialDataBlock(1, list(HOLDING)),
+        ir=ModbusSequentialDataBlock(1, [0] * 16),
+    )
+    context = ModbusServerContext(devices={UNIT: device}, single=False)
+
+    async def run():
+        srv = ModbusTcpServer(context, address=(args.host, args.port))
+        await srv.serve_forever(background=True)
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+def client(args):
+    from pymodbus.client import ModbusTcpClient
+
+    c = ModbusTcpClient(args.host, port=args.port, timeout=2, retries=0)
+    deadline = time.monotonic() + 5.0
+    while not c.connect():
+        if time.monotonic() > deadline:
+            sys.exit(f"modbus_peer client: cannot connect to {args.host}:{args.port}")
+        time.sleep(0.1)
+
+    log = []
+
+    def do(fc, address, count=None, values=None):
+        entry = {"function_code": fc, "unit_id": UNIT, "address": address}
+        sent = time.time()
+        if fc == 3:
+            r = c.read_holding_registers(address, count=count, device_id=UNIT)
+        elif fc == 1:
+            r = c.read_coils(address, count=count, device_id=UNIT)
+        elif fc == 6:
+            r = c.write_register(address, values[0], device_id=UNIT)
+        elif fc == 16:
+            r = c.write_registers(address, values, device_id=UNIT)
+        elif fc == 15:
+            r = c.write_coils(address, values, device_id=UNIT)
+        else:
+            raise ValueError(fc)
+        received = time.time()
+        entry["quantity"] = count if count is not None else len(values)
+        if values is not None:
+            entry["written"] = values
+        entry["transaction_id"] = r.transaction_id
+        entry["time_sent"] = sent
+        entry["time_received"] = received
+        entry["exception"] = r.isError()
+        if r.isError():
+            entry["exception_code"] = r.exception_code
+        elif fc == 3:
+            entry["registers"] = list(r.registers)
+        elif fc == 1:
+            # pymodbus pads the bits to a whole byte; keep the ones asked for.
+            entry["coils"] = list(r.bits[:count])
+        log.append(entry)
+
+    # The schedule, in milliseconds from the start: [next, period, request]. One-shot requests
+    # have period None. Everything runs in order on one connection; with the default 3 s that is
+    # 15 FC3, 6 FC1, one FC6, one FC16, one FC15 and one FC3 answered with exception 2.
+    schedule = [
+        [0, 200, (3, 0, 10, None)],
+        [0, 500, (1, 0, 16, None)],
+        [1000, None, (6, 5, None, [1234])],
+        [1500, None, (16, 10, None, [11, 22, 33])],
+        [2000, None, (15, 4, None, [True, True, False, True, False, False, True, True])],
+        [2500, None, (3, MISSING_ADDRESS, 10, None)],
+    ]
+    duration_ms = round(args.duration * 1000)
+    start = time.monotonic()
+    while True:
+        pending = [s for s in schedule if s[0] is not None and s[0] < duration_ms]
+        if not pending:
+            break
+        nxt = min(pending, key=lambda s: s[0])
+        wait = nxt[0] / 1000 - (time.monotonic() - start)
+        if wait > 0:
+            time.sleep(wait)
+        fc, address, count, values = nxt[2]
+        do(fc, address, count, values)
+        nxt[0] = nxt[0] + nxt[1] if nxt[1] is not None else None
+
+    c.close()
+    with open(args.log, "w", encoding="utf-8") as f:
+        json.dump({"client": "pymodbus", "requests": log}, f, indent=1)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="role", required=True)
+    s = sub.add_parser("server")
+    s.add_argument("--host", required=True)
+    s.add_argument("--port", type=int, default=502)
+    k = sub.add_parser("client")
+    k.add_argument("--host", required=True)
+    k.add_argument("--port", type=int, default=502)
+    k.add_argument("--log", required=True)
+    k.add_argument("--duration", type=float, default=3.0)
+    args = p.parse_args()
+    if args.role == "server":
+        server(args)
+    else:
+        client(args)
+
+
+if __name__ == "__main__":
+    main()
