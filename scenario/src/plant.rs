@@ -585,3 +585,223 @@ impl<'p> Timeline<'p> {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::PcapSink;
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    use pcap_file::pcap::PcapReader;
+    use std::collections::HashMap;
+
+    fn small_config(seed: u64) -> PlantConfig {
+        PlantConfig {
+            split_probability: 0.05,
+            coalesce_probability: 0.05,
+            exception_probability: 0.01,
+            ..PlantConfig::with_masters(3, seed)
+        }
+    }
+
+    /// A TCP segment as the checks need it.
+    struct Seg {
+        key: (Ipv4Addr, u16, Ipv4Addr, u16),
+        seq: u32,
+        ack: Option<u32>,
+        syn: bool,
+        fin: bool,
+        payload: Vec<u8>,
+    }
+
+    fn decode(frame: &[u8]) -> Seg {
+        let sliced = SlicedPacket::from_ethernet(frame).unwrap();
+        let Some(NetSlice::Ipv4(ip)) = &sliced.net else { panic!("not IPv4") };
+        let header = ip.header().to_header();
+        assert_eq!(usize::from(header.total_len), frame.len() - 14, "IPv4 total length");
+        assert_eq!(header.calc_header_checksum(), header.header_checksum, "IPv4 checksum");
+        let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else { panic!("not TCP") };
+        assert_eq!(tcp.calc_checksum_ipv4(&header, tcp.payload()).unwrap(), tcp.checksum(), "TCP checksum");
+        Seg {
+            key: (header.source.into(), tcp.source_port(), header.destination.into(), tcp.destination_port()),
+            seq: tcp.sequence_number(),
+            ack: tcp.ack().then(|| tcp.acknowledgment_number()),
+            syn: tcp.syn(),
+            fin: tcp.fin(),
+            payload: tcp.payload().to_vec(),
+        }
+    }
+
+    #[derive(Default)]
+    struct DirState {
+        next_seq: Option<u32>,
+        stream: Vec<u8>,
+        fin: bool,
+    }
+
+    /// Checks sequence/ack continuity of every direction and returns each direction's stream.
+    fn check_tcp(
+        packets: &[Packet],
+        retransmissions_allowed: bool,
+    ) -> HashMap<(Ipv4Addr, u16, Ipv4Addr, u16), DirState> {
+        let mut dirs: HashMap<_, DirState> = HashMap::new();
+        let mut retransmissions = 0;
+        for p in packets {
+            let seg = decode(&p.frame);
+            let reverse = (seg.key.2, seg.key.3, seg.key.0, seg.key.1);
+            let peer_next = dirs.get(&reverse).and_then(|d| d.next_seq);
+            let dir = dirs.entry(seg.key).or_default();
+            if seg.syn {
+                assert!(dir.next_seq.is_none(), "one SYN per direction");
+                dir.next_seq = Some(seg.seq.wrapping_add(1));
+            } else {
+                let next = dir.next_seq.expect("data before SYN");
+                if seg.seq != next {
+                    // Only an exact copy of the last data segment may repeat bytes.
+                    assert!(retransmissions_allowed, "sequence discontinuity");
+                    let len = seg.payload.len();
+                    assert_eq!(seg.seq.wrapping_add(len as u32), next);
+                    assert_eq!(&dir.stream[dir.stream.len() - len..], &seg.payload[..]);
+                    retransmissions += 1;
+                } else {
+                    dir.stream.extend_from_slice(&seg.payload);
+                    dir.next_seq = Some(next.wrapping_add(seg.payload.len() as u32 + u32::from(seg.fin)));
+                }
+                assert!(!dir.fin || seg.payload.is_empty(), "data after FIN");
+                dir.fin |= seg.fin;
+            }
+            match seg.ack {
+                // Every ACK acknowledges exactly what the peer has sent so far.
+                Some(ack) => assert_eq!(Some(ack), peer_next, "ack number"),
+                None => assert!(seg.syn && peer_next.is_none(), "only the first SYN goes without ACK"),
+            }
+        }
+        assert!(retransmissions_allowed || retransmissions == 0);
+        dirs
+    }
+
+    /// Splits a reassembled stream into ADUs by the MBAP length, checking each is whole.
+    fn adus(stream: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut rest = stream;
+        while !rest.is_empty() {
+            assert!(rest.len() >= 8, "truncated MBAP header");
+            assert_eq!(&rest[2..4], &[0, 0], "protocol id");
+            let len = 6 + usize::from(u16::from_be_bytes([rest[4], rest[5]]));
+            let (adu, tail) = rest.split_at(len);
+            out.push(adu);
+            rest = tail;
+        }
+        out
+    }
+
+    #[test]
+    fn tcp_is_continuous_and_modbus_is_whole() {
+        let plant = Plant::new(small_config(7));
+        let (packets, summary) = plant.packets(Limit { packets: 5_000, duration: None }).unwrap();
+        assert_eq!(summary.packets, packets.len() as u64);
+        assert!((5_000..5_000 + 4 * plant.connections().len() as u64 + 20).contains(&summary.packets));
+        assert!(summary.split_segments > 0 && summary.coalesced_segments > 0 && summary.exceptions > 0);
+        assert!(packets.windows(2).all(|w| w[0].ts <= w[1].ts), "timeline in order");
+        assert_eq!(packets[0].ts, summary.first_ts);
+        let dirs = check_tcp(&packets, false);
+        assert_eq!(dirs.len(), 2 * plant.connections().len());
+        let mut requests = 0;
+        let mut responses = 0;
+        for conn in plant.connections() {
+            let key = (conn.client.ip, conn.client.port, conn.server.ip, conn.server.port);
+            let to_server = &dirs[&key];
+            let to_client = &dirs[&(key.2, key.3, key.0, key.1)];
+            assert!(to_server.fin && to_client.fin, "every connection is closed");
+            let reqs = adus(&to_server.stream);
+            let resps = adus(&to_client.stream);
+            assert_eq!(reqs.len(), resps.len(), "every request is answered");
+            for (i, (req, resp)) in reqs.iter().zip(&resps).enumerate() {
+                // Transaction ids count up from 1; the response echoes id, unit and function.
+                assert_eq!(u16::from_be_bytes([req[0], req[1]]), i as u16 + 1);
+                assert_eq!(req[..2], resp[..2]);
+                assert_eq!(req[6], conn.unit_id);
+                assert_eq!(req[6], resp[6]);
+                assert_eq!(req[7], resp[7] & 0x7F);
+            }
+            requests += reqs.len() as u64;
+            responses += resps.len() as u64;
+        }
+        assert_eq!((requests, responses), (summary.requests, summary.responses));
+    }
+
+    #[test]
+    fn retransmissions_are_exact_copies() {
+        let config = PlantConfig { retransmit_probability: 0.05, ..small_config(3) };
+        let plant = Plant::new(config);
+        let (packets, summary) = plant.packets(Limit { packets: 3_000, duration: None }).unwrap();
+        assert!(summary.retransmissions > 0);
+        check_tcp(&packets, true);
+    }
+
+    #[test]
+    fn jobs_poll_at_their_period() {
+        let plant = Plant::new(PlantConfig::with_masters(2, 11));
+        let (packets, _) = plant.packets(Limit { packets: 0, duration: Some(Duration::from_secs(60)) }).unwrap();
+        let span = packets.last().unwrap().ts - packets[0].ts;
+        assert!(span >= Duration::from_secs(60) && span < Duration::from_secs(61));
+        // Requests per job over 60 s ≈ 60 s / period (jitter and queueing move a poll or two).
+        let dirs = check_tcp(&packets, false);
+        for (index, conn) in plant.connections().iter().enumerate() {
+            let key = (conn.client.ip, conn.client.port, conn.server.ip, conn.server.port);
+            let polls = adus(&dirs[&key].stream).len() as f64;
+            let expected: f64 =
+                plant.jobs().iter().filter(|j| j.connection == index).map(|j| 60.0 / j.period.as_secs_f64()).sum();
+            assert!((polls - expected).abs() <= expected * 0.05 + 4.0, "{polls} polls, expected {expected}");
+        }
+    }
+
+    #[test]
+    fn deterministic_for_a_seed() {
+        let limit = Limit { packets: 2_000, duration: None };
+        let a = Plant::new(small_config(5)).packets(limit).unwrap();
+        let b = Plant::new(small_config(5)).packets(limit).unwrap();
+        let c = Plant::new(small_config(6)).packets(limit).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a.0, c.0);
+    }
+
+    #[test]
+    fn pcap_round_trip() {
+        let plant = Plant::new(small_config(9));
+        let limit = Limit { packets: 1_000, duration: None };
+        let (packets, _) = plant.packets(limit).unwrap();
+        let mut sink = PcapSink::new(Vec::new()).unwrap();
+        let summary = plant.run(limit, &mut sink).unwrap();
+        assert_eq!(sink.packets(), summary.packets);
+        let bytes = sink.into_inner();
+        let mut reader = PcapReader::new(&bytes[..]).unwrap();
+        assert_eq!(reader.header().datalink, pcap_file::DataLink::ETHERNET);
+        let mut read = Vec::new();
+        while let Some(p) = reader.next_packet() {
+            let p = p.unwrap();
+            assert_eq!(p.orig_len as usize, p.data.len());
+            read.push(Packet { ts: p.timestamp, frame: p.data.into_owned() });
+        }
+        assert_eq!(read, packets);
+    }
+
+    #[test]
+    fn needs_a_limit() {
+        assert!(Plant::new(small_config(1)).packets(Limit::default()).is_err());
+    }
+
+    #[test]
+    fn topology() {
+        let plant = Plant::new(PlantConfig::with_masters(50, 1));
+        let conns = plant.connections();
+        assert!(conns.len() >= 100 && conns.len() <= 200);
+        let mut pairs: Vec<_> = conns.iter().map(|c| (c.master, c.plc)).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        assert_eq!(pairs.len(), conns.len(), "one connection per master–PLC pair");
+        for job in plant.jobs() {
+            assert!(job.period >= Duration::from_millis(100) && job.period <= Duration::from_secs(5));
+            assert!((1..=20).contains(&conns[job.connection].response_time.as_millis()));
+        }
+    }
+}
