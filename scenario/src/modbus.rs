@@ -79,7 +79,7 @@ fn push_bits(out: &mut Vec<u8>, count: u16, bit: &mut dyn FnMut(u16) -> bool) {
             byte = 0;
         }
     }
-    if count % 8 != 0 {
+    if count & 7 != 0 {
         out.push(byte);
     }
 }

@@ -80,7 +80,8 @@ struct Flags {
 
 /// A client/server TCP connection emitting frames into a [`PacketSink`].
 ///
-/// Every method emits its segments at the timestamps given; the caller keeps them in order.
+/// Every method emits its segments at the timestamps given (truncated to microseconds); the
+/// caller keeps them in order.
 #[derive(Debug)]
 pub struct TcpConversation {
     client: Half,
@@ -167,6 +168,8 @@ impl TcpConversation {
         ip.dont_fragment = true;
         from.ip_id = from.ip_id.wrapping_add(1);
         frame.clear();
+        // Timestamps are kept to the microsecond, the resolution of the pcap files written.
+        let ts = Duration::from_micros(u64::try_from(ts.as_micros()).unwrap_or(u64::MAX));
         PacketBuilder::ethernet2(from.end.mac, to.end.mac)
             .ip(IpHeaders::Ipv4(ip, Default::default()))
             .tcp_header(tcp)
@@ -336,7 +339,7 @@ mod tests {
         assert_eq!(usize::from(ip.header().total_len()), p.frame.len() - 14);
         assert_eq!(ip.header().to_header().calc_header_checksum(), ip.header().header_checksum());
         let Some(TransportSlice::Tcp(tcp)) = &sliced.transport else { panic!("not TCP") };
-        let checksum = tcp.calc_checksum_ipv4(&ip.header().to_header(), tcp.payload()).unwrap();
+        let checksum = tcp.calc_checksum_ipv4(ip.header().source(), ip.header().destination()).unwrap();
         assert_eq!(checksum, tcp.checksum());
         Seg {
             from_client: tcp.source_port() == 50000,

@@ -102,6 +102,18 @@ pub struct LiveOptions {
     pub buffer_size: i32,
 }
 
+/// Longest wait for a packet before timers and the stop flag are looked at again.
+const IDLE_WAIT_MS: u16 = 100;
+
+/// Waits until the capture has packets, a signal arrives, or `ms` pass.
+fn wait_readable(cap: &pcap::Capture<pcap::Active>, ms: u16) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+    // EINTR (a signal) and errors alike just end the wait; the loop re-checks everything.
+    let _ = poll(&mut fds, PollTimeout::from(ms));
+}
+
 fn wall_clock() -> Timestamp {
     let us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
     Timestamp(u64::try_from(us).unwrap_or(u64::MAX))
@@ -129,6 +141,10 @@ pub fn live(
         cap.filter(filter, true).map_err(|e| anyhow!("{iface}: bad capture filter `{filter}`: {e}"))?;
     }
     let link = link_type(cap.get_datalink(), iface)?;
+    // Blocking reads never return on a quiet link (libpcap's Linux loop polls again after its
+    // timeout and after EINTR), so neither timers nor the stop flag would run: read without
+    // blocking and wait on the descriptor ourselves.
+    let mut cap = cap.setnonblock().map_err(|e| anyhow!("{iface}: cannot set non-blocking mode: {e}"))?;
     let stats_every = Duration::from_secs(1);
     let mut last_stats = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -140,6 +156,9 @@ pub fn live(
             Err(pcap::Error::TimeoutExpired) => {
                 // No packet: capture time still moves on, so timers fire in a quiet network.
                 pipeline.tick(wall_clock());
+                flush_events(pipeline, writer)?;
+                wait_readable(&cap, IDLE_WAIT_MS);
+                continue;
             }
             Err(e) => {
                 flush_events(pipeline, writer)?;

@@ -355,15 +355,16 @@ impl Pipeline {
         missing: u32,
     ) {
         let (key, a_is_lo) = FlowKey::of(Transport::Tcp, a, b);
+        // A SYN with FIN or RST set is a fuzzed or hostile packet, not a handshake.
+        let handshake = flags.syn && !flags.fin && !flags.rst;
         if !self.flows.contains_key(&key) {
             // Only a handshake or data starts tracking; stray ACKs, FINs and RSTs of unknown or
             // finished conversations do not.
-            let starts = (flags.syn && !flags.rst) || (!payload.is_empty() && !flags.rst);
-            if !starts {
+            if !handshake && (payload.is_empty() || flags.rst) {
                 return;
             }
         }
-        let client_is_a = if flags.syn {
+        let client_is_a = if handshake {
             !flags.ack
         } else {
             // Mid-stream: the side on a protocol's well-known port is the server; else the
@@ -400,14 +401,14 @@ impl Pipeline {
             Direction::ToClient => (to_client, to_server),
         };
 
-        if flags.syn {
+        if handshake {
             this.on_syn(seq, budget);
         }
         if flags.ack {
             // The peer's bytes this segment acknowledges but we never saw are lost for good.
             other.on_peer_ack(ack, budget, &mut |d| deliver(app, info, limiter, &mut shared, dir.reverse(), d));
         }
-        let data_seq = if flags.syn { seq.wrapping_add(1) } else { seq };
+        let data_seq = if handshake { seq.wrapping_add(1) } else { seq };
         if !payload.is_empty() || missing > 0 {
             let outcome = this.on_segment(
                 data_seq,

@@ -32,7 +32,7 @@ const FLOORS: &[(&str, f64)] = &[
     // Fuzzed TCP; all 16 golden requests and jobwatch's 5 differ (FuzzedTcp, and the jobwatch bug
     // described there). 0 until that is fixed, and low after: tshark dissects every segment on
     // its own where jobwatch reassembles the stream.
-    ("fuzz-72", 0.0),
+    ("fuzz-72", 0.45),
     // 4 requests in the new part of a partly retransmitted segment (NewDataInRetransmission):
     // 1789 / 1793.
     ("mb2", 0.997),
@@ -65,12 +65,12 @@ enum Class {
     /// is wrong here.
     NewDataInRetransmission,
     /// fuzz-72: Zeek's fuzzed capture (bogus flags, sequence numbers and acks). Frame 1 is a
-    /// SYN|FIN|PSH|URG|ECE|CWR packet *from* port 502; jobwatch takes it as a handshake and makes
-    /// 166.161.16.230:502 the requester for the whole connection, so its 5 "requests" are the
-    /// server's responses and tshark's 16 requests are missing. This is a jobwatch bug
-    /// (reported: a SYN together with FIN or RST is no handshake). With it fixed, differences
-    /// remain: tshark dissects each segment on its own, jobwatch reassembles the out-of-order,
-    /// overlapping stream and completes requests at other packets.
+    /// SYN|FIN|PSH|URG|ECE|CWR packet *from* port 502; jobwatch does not take a SYN with FIN or
+    /// RST for a handshake (that bug was found by this test and fixed), so the orientation is
+    /// right. Differences remain by design: tshark dissects each segment on its own, while
+    /// jobwatch reassembles the stream by sequence number, so where the fuzzed sequence numbers
+    /// overlap or jump, it completes requests at other packets (other timestamps) or treats bytes
+    /// as retransmitted.
     FuzzedTcp,
 }
 
@@ -243,14 +243,20 @@ fn jobwatch_requests(capture: &Path) -> Vec<Request> {
 fn agrees(g: &GoldenRow, r: &Request) -> bool {
     g.unit_id == r.unit_id
         && g.function_code == r.function_code
-        && g.address.map_or(true, |a| r.address == Some(a))
-        && g.quantity.map_or(true, |q| r.quantity == Some(q))
+        && (g.address.is_none() || g.address == r.address)
+        && (g.quantity.is_none() || g.quantity == r.quantity)
 }
 
 /// The class that explains a difference, or `None`.
 fn classify(capture: &str, diff: &Diff) -> Option<Class> {
     match (capture, diff) {
-        ("fuzz-72", _) => Some(Class::FuzzedTcp),
+        // The one client of the capture; its requests, however jobwatch oriented the flow.
+        ("fuzz-72", Diff::Missing(g) | Diff::Differs(g, _))
+            if g.src_ip == "192.168.66.235".parse::<IpAddr>().unwrap() =>
+        {
+            Some(Class::FuzzedTcp)
+        }
+        ("fuzz-72", Diff::Extra(_)) => Some(Class::FuzzedTcp),
         ("modbus_test_data_part1" | "arkime_modbus", Diff::Extra(r))
             if r.src_port == 502 && r.src_ip == "10.0.0.8".parse::<IpAddr>().unwrap() =>
         {

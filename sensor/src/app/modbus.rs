@@ -23,9 +23,9 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: APP_PROTO,
     tcp_ports: &[modbus::PORT],
     udp_ports: &[],
-    probe_on_port: probe_on_port,
+    probe_on_port,
     probe_elsewhere: probe_strict,
-    new_session: new_session,
+    new_session,
     not_this_protocol: &anomalies::NON_MODBUS_TRAFFIC,
 };
 
