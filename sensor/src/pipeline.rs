@@ -406,9 +406,13 @@ impl Pipeline {
         }
         if flags.ack {
             // The peer's bytes this segment acknowledges but we never saw are lost for good.
-            other.on_peer_ack(ack, budget, &mut |d| deliver(app, info, limiter, &mut shared, dir.reverse(), d));
+            let other_clean = other.started_with_handshake();
+            other.on_peer_ack(ack, budget, &mut |d| {
+                deliver(app, info, limiter, &mut shared, dir.reverse(), other_clean, d)
+            });
         }
         let data_seq = if handshake { seq.wrapping_add(1) } else { seq };
+        let this_clean = this.started_with_handshake();
         if !payload.is_empty() || missing > 0 {
             let outcome = this.on_segment(
                 data_seq,
@@ -416,7 +420,7 @@ impl Pipeline {
                 missing,
                 shared.config.max_ooo_bytes_per_direction,
                 budget,
-                &mut |d| deliver(app, info, limiter, &mut shared, dir, d),
+                &mut |d| deliver(app, info, limiter, &mut shared, dir, this_clean, d),
             );
             let s = &mut *shared.stats;
             s.tcp_midstream += u64::from(outcome.midstream_start);
@@ -456,7 +460,8 @@ impl Pipeline {
         let dir = if a_is_lo == flow.client_is_lo { Direction::ToServer } else { Direction::ToClient };
         let mut shared = Shared { config, stats, events, ts };
         let Flow { info, app, limiter, .. } = flow;
-        deliver(app, info, limiter, &mut shared, dir, Delivery::Data(payload));
+        // A datagram is always a whole message: its start is known.
+        deliver(app, info, limiter, &mut shared, dir, true, Delivery::Data(payload));
     }
 
     fn close_flow(&mut self, key: &FlowKey, end: FlowEnd, ts: Timestamp) {
@@ -467,28 +472,37 @@ impl Pipeline {
         if !matches!(app, AppState::Ignored) {
             for (i, dir) in [Direction::ToServer, Direction::ToClient].into_iter().enumerate() {
                 if let Some(stream) = tcp.get_mut(i) {
-                    stream.flush(budget, &mut |d| deliver(app, info, limiter, &mut shared, dir, d));
+                    let clean = stream.started_with_handshake();
+                    stream.flush(budget, &mut |d| deliver(app, info, limiter, &mut shared, dir, clean, d));
                 }
             }
         }
         for stream in tcp.iter_mut() {
             stream.release(budget);
         }
-        if let AppState::Active(session) = app {
-            let mut ctx =
-                SessionCtx { flow: info, ts, config: shared.config, stats: shared.stats, events: shared.events };
-            session.on_close(&mut ctx, end);
+        let mut ctx = SessionCtx { flow: info, ts, config: shared.config, stats: shared.stats, events: shared.events };
+        match app {
+            AppState::Active(session) => session.on_close(&mut ctx, end),
+            AppState::Probing(prober) => {
+                // Still undecided at the end, but its bytes were refused: report it too.
+                if let Some(spec) = prober.refused_by_port_protocol() {
+                    not_this_protocol(&mut ctx, info, spec);
+                }
+            }
+            AppState::Ignored => {}
         }
     }
 }
 
 /// Hands one delivery to the flow's application layer (probing or session).
+#[allow(clippy::too_many_arguments)]
 fn deliver(
     app: &mut AppState,
     info: &FlowInfo,
     limiter: &mut AnomalyLimiter,
     shared: &mut Shared<'_>,
     dir: Direction,
+    from_handshake: bool,
     delivery: Delivery<'_>,
 ) {
     if let Delivery::Gap(len) = delivery {
@@ -507,7 +521,7 @@ fn deliver(
         },
         AppState::Probing(prober) => match delivery {
             Delivery::Gap(_) => prober.gap(dir),
-            Delivery::Data(bytes) => match prober.feed(dir, bytes) {
+            Delivery::Data(bytes) => match prober.feed(dir, bytes, from_handshake) {
                 Verdict::Undecided => {}
                 Verdict::Matched { spec, held } => {
                     let mut session = (spec.new_session)(ctx.config);
@@ -518,18 +532,7 @@ fn deliver(
                 }
                 Verdict::Rejected { port_spec } => {
                     if let Some(spec) = port_spec {
-                        ctx.stats.unrecognised_flows += 1;
-                        ctx.stats.anomalies += 1;
-                        ctx.events.push(Event::Alert(Box::new(Alert::anomaly(
-                            ctx.ts,
-                            info,
-                            Some(spec.name),
-                            spec.not_this_protocol,
-                            format!(
-                                "Traffic from {} to {} port {} is not {}; it is not dissected.",
-                                info.client.ip, info.server.ip, info.server.port, spec.name
-                            ),
-                        ))));
+                        not_this_protocol(&mut ctx, info, spec);
                     }
                     *app = AppState::Ignored;
                 }
@@ -537,6 +540,22 @@ fn deliver(
         },
         AppState::Ignored => {}
     }
+}
+
+/// A flow on `spec`'s port carries something else: one alert, and the flow is counted.
+fn not_this_protocol(ctx: &mut SessionCtx<'_>, info: &FlowInfo, spec: &'static crate::app::ProtocolSpec) {
+    ctx.stats.unrecognised_flows += 1;
+    ctx.stats.anomalies += 1;
+    ctx.events.push(Event::Alert(Box::new(Alert::anomaly(
+        ctx.ts,
+        info,
+        Some(spec.name),
+        spec.not_this_protocol,
+        format!(
+            "Traffic from {} to {} port {} is not {}; it is not dissected.",
+            info.client.ip, info.server.ip, info.server.port, spec.name
+        ),
+    ))));
 }
 
 fn tcp_anomaly(

@@ -74,6 +74,7 @@ pub struct TcpDirection {
     ooo_bytes: usize,
     history: Vec<u8>,
     implausible_run: u8,
+    handshake: bool,
 }
 
 /// Signed distance from `b` to `a` in sequence space.
@@ -85,6 +86,11 @@ impl TcpDirection {
     /// True once a SYN or the first data segment fixed the sequence numbers.
     pub fn is_initialized(&self) -> bool {
         self.initialized
+    }
+
+    /// True when this direction began with a SYN we saw (its first byte is the stream's first).
+    pub fn started_with_handshake(&self) -> bool {
+        self.handshake
     }
 
     /// True when a FIN was seen in this direction.
@@ -103,7 +109,12 @@ impl TcpDirection {
             return; // retransmitted SYN
         }
         self.release(budget);
-        *self = TcpDirection { next_seq: seq.wrapping_add(1), initialized: true, ..TcpDirection::default() };
+        *self = TcpDirection {
+            next_seq: seq.wrapping_add(1),
+            initialized: true,
+            handshake: true,
+            ..TcpDirection::default()
+        };
     }
 
     /// A FIN from this side, carried by a segment at `seq` with `len` payload bytes.

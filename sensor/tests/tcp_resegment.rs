@@ -289,3 +289,134 @@ fn pdus_split_across_segments_give_the_same_transactions() {
         assert_same(&transactions(&run(&split)), &expected, capture);
     }
 }
+
+fn run_with(frames: &[Frame], config: Config) -> Vec<Event> {
+    let mut pipeline = Pipeline::new(config);
+    let mut events = Vec::new();
+    for f in frames {
+        pipeline.process(Timestamp(f.ts), LinkType::Ethernet, &f.data);
+        events.extend(pipeline.drain_events());
+    }
+    pipeline.finish();
+    events.extend(pipeline.drain_events());
+    events
+}
+
+#[test]
+fn non_modbus_bytes_on_port_502_are_not_parsed_as_modbus() {
+    let events = run(&read_frames("pcaps/modbus/modbus-and-non-modbus-p502.pcap"));
+    let mut alerted: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Alert(a) if a.anomaly == Some("modbus.non_modbus_traffic") => {
+                a.flow.as_ref().map(|f| f.client.ip.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    alerted.sort();
+    // DCE/RPC, NFS, TLS, HTTP, a scanner banner and an RDP cookie (tshark's view of the capture).
+    assert_eq!(
+        alerted,
+        ["159.203.208.13", "198.74.56.135", "62.122.184.123", "66.175.213.4", "87.236.176.106", "87.236.176.96"]
+    );
+    let txs = transactions(&events);
+    assert_eq!(txs.len(), 6, "{txs:#?}");
+    assert!(txs.iter().all(|t| t.starts_with("10.0.0.9:3082>10.0.0.3:502")));
+    assert!(!anomalies(&events).iter().any(|a| a.starts_with("modbus.") && *a != "modbus.non_modbus_traffic"));
+}
+
+#[test]
+fn modbus_on_another_port_is_recognised() {
+    let frames = read_frames("pcaps/modbus/modbus_example.pcap");
+    let expected: Vec<String> = transactions(&run(&frames)).iter().map(|t| t.replace(":502 ", ":5020 ")).collect();
+    // Every segment rebuilt with port 5020 instead of 502 (handshakes and ACKs are dropped, so the
+    // flows start mid-stream, as on a mirror port that joined late).
+    let moved: Vec<Frame> = frames
+        .iter()
+        .filter_map(|f| {
+            let mut seg = as_segment(f)?;
+            if seg.sport == 502 {
+                seg.sport = 5020;
+            }
+            if seg.dport == 502 {
+                seg.dport = 5020;
+            }
+            let payload = seg.payload.clone();
+            Some(Frame { ts: f.ts, data: build(&seg, 0, &payload) })
+        })
+        .collect();
+    assert_same(&transactions(&run(&moved)), &expected, "port 5020");
+}
+
+#[test]
+fn a_lost_response_is_no_response_and_the_capture_end_is_pending() {
+    let frames = read_frames("pcaps/modbus/ndpi_modbus.pcap");
+    // Drop the 5th server→client data segment: its request stays unanswered until the timeout.
+    let mut seen = 0;
+    let kept: Vec<Frame> = frames
+        .iter()
+        .filter(|f| {
+            if let Some(seg) = as_segment(f) {
+                if seg.sport == 502 {
+                    seen += 1;
+                    return seen != 5;
+                }
+            }
+            true
+        })
+        .cloned()
+        .collect();
+    let events = run(&kept);
+    let txs = transactions(&events);
+    let no_response: Vec<&String> = txs.iter().filter(|t| t.contains(" no_response ")).collect();
+    assert!(no_response.iter().any(|t| t.contains("tid=213")), "{no_response:#?}");
+    // The last request of the capture had no time to be answered: pending, not no_response.
+    let last = txs.iter().filter(|t| t.contains(" pending ")).count();
+    assert_eq!(last, 1, "{txs:#?}");
+    // With a 10 ms timeout the capture's end is long after every request's timeout.
+    let events = run_with(&kept, Config { response_timeout_us: 10, stats_interval_us: 0, ..Config::default() });
+    assert_eq!(transactions(&events).iter().filter(|t| t.contains(" pending ")).count(), 0);
+}
+
+#[test]
+fn a_full_flow_table_is_a_sensor_health_alert_not_growth() {
+    let frames = read_frames("pcaps/modbus/modbus_test.pcap");
+    let config = Config { max_flows: 2, stats_interval_us: 0, ..Config::default() };
+    let mut pipeline = Pipeline::new(config);
+    let mut events = Vec::new();
+    for f in &frames {
+        pipeline.process(Timestamp(f.ts), LinkType::Ethernet, &f.data);
+        assert!(pipeline.stats().flows_active <= 2);
+        events.extend(pipeline.drain_events());
+    }
+    assert!(pipeline.stats().flows_untracked > 0);
+    assert!(events.iter().any(|e| matches!(e, Event::Alert(a) if a.anomaly == Some("sensor.flow_table_full"))));
+}
+
+#[test]
+fn the_reassembly_memory_bound_holds() {
+    let frames = read_frames("pcaps/modbus/modbus_example.pcap");
+    // Every data segment's pieces sent in reverse order, with room for only 4 bytes out of order.
+    let reordered = resegment(&frames, |s, first| {
+        let n = s.payload.len();
+        if first {
+            return vec![(0, n)];
+        }
+        let mut pieces: Vec<(usize, usize)> = (0..n).map(|i| (i, i + 1)).collect();
+        pieces.reverse();
+        pieces
+    });
+    let config = Config { max_ooo_bytes_per_direction: 4, stats_interval_us: 0, ..Config::default() };
+    let mut pipeline = Pipeline::new(config);
+    let mut events = Vec::new();
+    for f in &reordered {
+        pipeline.process(Timestamp(f.ts), LinkType::Ethernet, &f.data);
+        assert!(pipeline.stats().tcp_buffered_bytes <= 4 * 2 * 8, "bounded per direction");
+        events.extend(pipeline.drain_events());
+    }
+    pipeline.finish();
+    events.extend(pipeline.drain_events());
+    assert!(anomalies(&events).contains(&"tcp.reassembly_limit"));
+    assert_eq!(pipeline.stats().tcp_buffered_bytes, 0);
+}

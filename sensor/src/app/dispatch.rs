@@ -33,15 +33,27 @@ pub struct Prober {
     held: Vec<(Direction, Vec<u8>)>,
     held_bytes: usize,
     rejections: u8,
+    /// Bytes of that direction were lost while probing: its start is no longer known.
+    gapped: [bool; 2],
+}
+
+fn idx(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
 }
 
 impl Prober {
     pub fn new(port_spec: Option<&'static ProtocolSpec>) -> Prober {
-        Prober { port_spec, held: Vec::new(), held_bytes: 0, rejections: 0 }
+        Prober { port_spec, held: Vec::new(), held_bytes: 0, rejections: 0, gapped: [false; 2] }
     }
 
-    /// The next in-order bytes of `dir`.
-    pub fn feed(&mut self, dir: Direction, data: &[u8]) -> Verdict {
+    /// The next in-order bytes of `dir`. `from_handshake` says the direction began with a TCP
+    /// handshake, so the held bytes are the true start of the stream: when no protocol matches
+    /// them, the verdict is final at once. Without a handshake we may have joined mid-PDU, and
+    /// later bytes get a few more tries.
+    pub fn feed(&mut self, dir: Direction, data: &[u8], from_handshake: bool) -> Verdict {
         let room = MAX_HELD.saturating_sub(self.held_bytes);
         let take = data.len().min(room);
         if take > 0 {
@@ -78,10 +90,11 @@ impl Prober {
         }
         // Every protocol said no to this start of `dir`: perhaps we joined mid-PDU. Forget it
         // and try the next bytes, a few times.
+        let certain = from_handshake && !self.gapped[idx(dir)];
         self.forget(dir);
         self.rejections += 1;
         let limit = if self.port_spec.is_some() { MAX_REJECTIONS_ON_PORT } else { MAX_REJECTIONS_ELSEWHERE };
-        if self.rejections >= limit {
+        if certain || self.rejections >= limit {
             Verdict::Rejected { port_spec: self.port_spec }
         } else {
             Verdict::Undecided
@@ -90,7 +103,18 @@ impl Prober {
 
     /// Bytes of `dir` were lost: what is held for it no longer starts a PDU.
     pub fn gap(&mut self, dir: Direction) {
+        self.gapped[idx(dir)] = true;
         self.forget(dir);
+    }
+
+    /// The flow ends while still undecided: if its bytes were already refused by the protocol
+    /// of its port, that protocol (so the flow is reported as not being it).
+    pub fn refused_by_port_protocol(&self) -> Option<&'static ProtocolSpec> {
+        if self.rejections > 0 {
+            self.port_spec
+        } else {
+            None
+        }
     }
 
     fn forget(&mut self, dir: Direction) {
