@@ -8,6 +8,9 @@
 //! `... -- --measurement-time 20 --sample-size 100`. The whole-binary replay benchmark against
 //! tshark is `scripts/bench-replay` (docs/BENCHMARKS.md).
 
+// A benchmark whose setup fails is broken, and should stop loudly, as a test does.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use jobwatch_scenario::{Limit, Plant, PlantConfig};
 use pcap_file::pcap::PcapReader;
@@ -37,11 +40,38 @@ fn read_pcap(path: &Path) -> Packets {
     out
 }
 
-/// 50 000 packets of a 10-master plant (about 18 000 Modbus transactions).
+/// 50 000 packets of a 10-master plant (about 18 000 Modbus transactions), checked against the
+/// generator's ground truth: every request becomes one transaction, and clean TCP raises nothing.
 fn generated() -> Packets {
-    let plant = Plant::new(PlantConfig::with_masters(10, 1));
-    let (packets, _) = plant.packets(Limit { packets: 50_000, duration: None }).unwrap();
-    packets.into_iter().map(|p| (Timestamp::from_micros(p.ts.as_micros() as u64), p.frame)).collect()
+    let plant = Plant::new(PlantConfig { exception_probability: 0.0, ..PlantConfig::with_masters(10, 1) });
+    let (packets, summary) = plant.packets(Limit { packets: 50_000, duration: None }).unwrap();
+    let packets: Packets =
+        packets.into_iter().map(|p| (Timestamp::from_micros(p.ts.as_micros() as u64), p.frame)).collect();
+    let mut pipeline = Pipeline::new(Config::default());
+    let (mut transactions, mut alerts) = (0u64, 0u64);
+    let mut count = |pipeline: &mut Pipeline| {
+        for event in pipeline.drain_events() {
+            match event {
+                Event::Transaction(_) => transactions += 1,
+                Event::Alert(alert) => {
+                    eprintln!("unexpected alert on the generated capture: {alert:?}");
+                    alerts += 1;
+                }
+                Event::Stats(_) => {}
+            }
+        }
+    };
+    for (ts, frame) in &packets {
+        pipeline.process(*ts, LinkType::Ethernet, frame);
+        count(&mut pipeline);
+    }
+    pipeline.finish();
+    count(&mut pipeline);
+    let stats = pipeline.stats();
+    assert_eq!(transactions, summary.requests, "one transaction per generated request");
+    assert_eq!(alerts, 0);
+    assert_eq!((stats.tcp_gaps, stats.tcp_retransmissions, stats.tcp_out_of_order), (0, 0, 0));
+    packets
 }
 
 /// Runs the capture through a fresh pipeline, dropping events; returns how many there were.

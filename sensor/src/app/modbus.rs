@@ -141,9 +141,12 @@ impl AppSession for ModbusSession {
                 }
             }
         }
-        let leftover = input.get(offset..).unwrap_or_default().to_vec();
-        buf.clear();
-        buf.extend_from_slice(&leftover);
+        // Keep the incomplete tail for the next bytes, without a fresh allocation.
+        if buf.is_empty() {
+            buf.extend_from_slice(data.get(offset..).unwrap_or_default());
+        } else {
+            buf.drain(..offset.min(buf.len()));
+        }
         self.partial[i] = buf;
     }
 
