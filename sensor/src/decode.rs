@@ -207,3 +207,66 @@ fn tcp_checksum_ok(net: &LaxNetSlice<'_>, tcp: &etherparse::TcpSlice<'_>) -> boo
     };
     computed.map(|c| c == tcp.checksum()).unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+        let builder =
+            PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).tcp(40000, 502, 7, 1024);
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn snaplen_truncated_segment_reports_missing_bytes() {
+        let frame = tcp_frame(&[0xAB; 100]);
+        let cut = &frame[..frame.len() - 90];
+        let packet = decode(LinkType::Ethernet, cut, false).unwrap();
+        match packet.transport {
+            TransportPart::Tcp { payload, missing, seq, .. } => {
+                assert_eq!(payload.len(), 10);
+                assert_eq!(missing, 90);
+                assert_eq!(seq, 7);
+            }
+            TransportPart::Udp { .. } => panic!("expected TCP"),
+        }
+    }
+
+    #[test]
+    fn ethernet_trailer_is_not_payload() {
+        let mut frame = tcp_frame(b"abc");
+        frame.extend_from_slice(&[0; 20]); // padding a switch may add
+        let packet = decode(LinkType::Ethernet, &frame, false).unwrap();
+        match packet.transport {
+            TransportPart::Tcp { payload, missing, .. } => {
+                assert_eq!(payload, b"abc");
+                assert_eq!(missing, 0);
+            }
+            TransportPart::Udp { .. } => panic!("expected TCP"),
+        }
+    }
+
+    #[test]
+    fn bad_checksum_kept_unless_verifying() {
+        let mut frame = tcp_frame(b"abc");
+        let len = frame.len();
+        frame[len - 1] ^= 0xFF; // payload changed, checksum now wrong
+        assert!(decode(LinkType::Ethernet, &frame, false).is_ok());
+        assert_eq!(decode(LinkType::Ethernet, &frame, true).err(), Some(Skipped::BadChecksum));
+    }
+
+    #[test]
+    fn not_ip_and_garbage() {
+        assert_eq!(decode(LinkType::Ethernet, &[0; 5], false).err(), Some(Skipped::Malformed));
+        let mut arp = vec![0u8; 42];
+        arp[12] = 0x08;
+        arp[13] = 0x06;
+        assert_eq!(decode(LinkType::Ethernet, &arp, false).err(), Some(Skipped::NotIp));
+        assert_eq!(decode(LinkType::Null, &[2, 0, 0, 0, 0x45], false).err(), Some(Skipped::Malformed));
+        assert_eq!(decode(LinkType::RawIp, &[0x15, 1, 2], false).err(), Some(Skipped::NotIp));
+    }
+}
