@@ -11,6 +11,7 @@
 
 pub mod anomaly;
 pub mod classify;
+pub mod dnp3;
 pub mod modbus;
 pub mod stream;
 

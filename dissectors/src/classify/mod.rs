@@ -4,6 +4,7 @@
 //! The per-protocol tables live in submodules; together they are the one reviewed table, rendered
 //! for reviewers into `docs/CLASSIFICATION.md` (a test keeps that file in sync with the code).
 
+pub mod dnp3;
 pub mod modbus;
 
 use std::fmt;
@@ -116,6 +117,21 @@ pub fn render_markdown() -> String {
                     format!("{}/{}", function.code, sub.code)
                 };
                 push_row(&mut out, &code, sub);
+            }
+        }
+    }
+    out.push_str("\n## DNP3\n\n");
+    out.push_str(
+        "\"1815\" is IEEE 1815-2012. A function code not listed is `unknown` (category `other`). A write \
+         (FC 2) takes the row of its first object group when one is listed (`2/50` is a write of group 50). \
+         Responses are classified by their request.\n\n",
+    );
+    out.push_str("| Code | Name | Category | Source |\n| --- | --- | --- | --- |\n");
+    for function in dnp3::FUNCTIONS {
+        push_row(&mut out, &function.code.to_string(), function);
+        if function.code == 2 {
+            for group in dnp3::WRITE_GROUPS {
+                push_row(&mut out, &format!("2/{}", group.code), group);
             }
         }
     }
