@@ -1,8 +1,7 @@
 //! Event output: one JSON object per line (JSON Lines), to a file or stdout.
 
 use crate::event::{Event, EventFilter};
-use crate::stats::StatsSnapshot;
-use std::collections::BTreeMap;
+use crate::stats::{Counters, StatsSnapshot};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -11,7 +10,7 @@ use std::path::Path;
 pub struct JsonLinesWriter {
     out: BufWriter<Box<dyn Write + Send>>,
     filter: EventFilter,
-    written: BTreeMap<&'static str, u64>,
+    written: Counters,
 }
 
 impl std::fmt::Debug for JsonLinesWriter {
@@ -29,7 +28,7 @@ impl JsonLinesWriter {
     }
 
     pub fn new(sink: Box<dyn Write + Send>, filter: EventFilter) -> JsonLinesWriter {
-        JsonLinesWriter { out: BufWriter::with_capacity(1 << 16, sink), filter, written: BTreeMap::new() }
+        JsonLinesWriter { out: BufWriter::with_capacity(1 << 16, sink), filter, written: Counters::default() }
     }
 
     /// Writes `event` if the filter accepts it.
@@ -39,7 +38,7 @@ impl JsonLinesWriter {
         }
         let record = event.to_record();
         let event_type = record.event_type;
-        StatsSnapshot::bump(&mut self.written, event_type);
+        self.written.bump(event_type);
         if let Event::Stats(stats) = event {
             // A stats event reports the events written so far, itself included.
             let mut snapshot: StatsSnapshot = stats.1.clone();
@@ -58,7 +57,7 @@ impl JsonLinesWriter {
     }
 
     /// Events written so far, per type.
-    pub fn written(&self) -> &BTreeMap<&'static str, u64> {
+    pub fn written(&self) -> &Counters {
         &self.written
     }
 }

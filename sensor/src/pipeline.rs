@@ -84,7 +84,9 @@ struct Shared<'a> {
 #[derive(Debug)]
 pub struct Pipeline {
     config: Config,
-    flows: HashMap<FlowKey, Flow, ahash::RandomState>,
+    /// foldhash: fast on the small keys of the hot path, and randomly seeded per run so that
+    /// crafted addresses cannot force collisions (iteration order never reaches the output).
+    flows: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
     budget: Budget,
     stats: StatsSnapshot,
     events: Vec<Event>,
@@ -300,9 +302,9 @@ impl Pipeline {
         }
     }
 
-    /// Creates the flow of a packet from `a` to `b` if needed; false when it is not tracked.
-    fn ensure_flow(&mut self, ts: Timestamp, key: FlowKey, a_is_lo: bool, client_is_a: bool) -> bool {
-        if !self.flows.contains_key(&key) {
+    /// Creates the flow of a packet from `a` to `b` unless `known`; false when it is not tracked.
+    fn ensure_flow(&mut self, ts: Timestamp, key: FlowKey, a_is_lo: bool, client_is_a: bool, known: bool) -> bool {
+        if !known {
             if self.flows.len() >= self.config.max_flows {
                 self.stats.flows_untracked += 1;
                 self.flow_limit_suppressed += 1;
@@ -357,7 +359,8 @@ impl Pipeline {
         let (key, a_is_lo) = FlowKey::of(Transport::Tcp, a, b);
         // A SYN with FIN or RST set is a fuzzed or hostile packet, not a handshake.
         let handshake = flags.syn && !flags.fin && !flags.rst;
-        if !self.flows.contains_key(&key) {
+        let known = self.flows.contains_key(&key);
+        if !known {
             // Only a handshake or data starts tracking; stray ACKs, FINs and RSTs of unknown or
             // finished conversations do not.
             if !handshake && (payload.is_empty() || flags.rst) {
@@ -374,7 +377,7 @@ impl Pipeline {
                 None => a.port >= b.port,
             }
         };
-        if !self.ensure_flow(ts, key, a_is_lo, client_is_a) {
+        if !self.ensure_flow(ts, key, a_is_lo, client_is_a, known) {
             return;
         }
         let Pipeline { config, budget, stats, events, flows, .. } = self;
@@ -451,7 +454,8 @@ impl Pipeline {
         };
         let (key, a_is_lo) = FlowKey::of(Transport::Udp, a, b);
         let client_is_a = server_port == b.port;
-        if !self.ensure_flow(ts, key, a_is_lo, client_is_a) {
+        let known = self.flows.contains_key(&key);
+        if !self.ensure_flow(ts, key, a_is_lo, client_is_a, known) {
             return;
         }
         let Pipeline { config, stats, events, flows, .. } = self;

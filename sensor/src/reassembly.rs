@@ -72,7 +72,8 @@ pub struct TcpDirection {
     fin_seq: Option<u32>,
     ooo: Vec<Segment>,
     ooo_bytes: usize,
-    history: Vec<u8>,
+    /// The last bytes delivered, a ring: appending never shifts what stays.
+    history: std::collections::VecDeque<u8>,
     implausible_run: u8,
     handshake: bool,
 }
@@ -345,16 +346,10 @@ impl TcpDirection {
     }
 
     fn remember(&mut self, data: &[u8]) {
-        if data.len() >= HISTORY_BYTES {
-            self.history.clear();
-            self.history.extend_from_slice(&data[data.len() - HISTORY_BYTES..]);
-            return;
-        }
-        let overflow = (self.history.len() + data.len()).saturating_sub(HISTORY_BYTES);
-        if overflow > 0 {
-            self.history.drain(..overflow);
-        }
-        self.history.extend_from_slice(data);
+        let keep = data.get(data.len().saturating_sub(HISTORY_BYTES)..).unwrap_or(data);
+        let overflow = (self.history.len() + keep.len()).saturating_sub(HISTORY_BYTES);
+        self.history.drain(..overflow);
+        self.history.extend(keep);
     }
 
     /// Compares `old`, which starts `back` bytes before `next_seq`, with what was delivered.

@@ -1,7 +1,43 @@
 //! Sensor health counters, written as `stats` events periodically and at the end.
 
-use serde::Serialize;
-use std::collections::BTreeMap;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+/// Counters by a static name (protocol, event type), cheap to bump on the hot path: a short
+/// list searched by pointer first (the names are `&'static str` constants), written as a JSON
+/// object with sorted keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters(Vec<(&'static str, u64)>);
+
+impl Counters {
+    pub fn bump(&mut self, key: &'static str) {
+        self.add(key, 1);
+    }
+
+    pub fn add(&mut self, key: &'static str, n: u64) {
+        let found = self.0.iter().position(|(k, _)| std::ptr::eq(*k, key) || *k == key);
+        match found.and_then(|i| self.0.get_mut(i)) {
+            Some((_, v)) => *v += n,
+            None => self.0.push((key, n)),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> u64 {
+        self.0.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
+    }
+}
+
+impl Serialize for Counters {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut sorted = self.0.clone();
+        sorted.sort_unstable();
+        let mut map = serializer.serialize_map(Some(sorted.len()))?;
+        for (k, v) in sorted {
+            map.serialize_entry(k, &v)?;
+        }
+        map.end()
+    }
+}
 
 /// Counters of one pipeline. Cheap to bump on the hot path.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -44,19 +80,13 @@ pub struct StatsSnapshot {
     /// Out-of-order bytes held now.
     pub tcp_buffered_bytes: u64,
     /// Application PDUs parsed, per protocol.
-    pub pdus: BTreeMap<&'static str, u64>,
+    pub pdus: Counters,
     /// Transactions logged, per protocol.
-    pub transactions: BTreeMap<&'static str, u64>,
+    pub transactions: Counters,
     /// Protocol anomalies found (including those not alerted because of rate limits).
     pub anomalies: u64,
     /// Flows on a protocol's port whose bytes were not that protocol.
     pub unrecognised_flows: u64,
     /// Events written, per type.
-    pub events: BTreeMap<&'static str, u64>,
-}
-
-impl StatsSnapshot {
-    pub fn bump(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
-        *map.entry(key).or_insert(0) += 1;
-    }
+    pub events: Counters,
 }

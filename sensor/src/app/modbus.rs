@@ -5,7 +5,6 @@ use super::limiter::AnomalyLimiter;
 use super::{AppSession, FlowEnd, ProtocolSpec, SessionCtx};
 use crate::config::Config;
 use crate::event::{Alert, Event};
-use crate::stats::StatsSnapshot;
 use crate::time::Timestamp;
 use crate::transaction::{DeviceIdObject, FileRecordRef, ModbusDetail, ProtocolDetail, Status, Transaction};
 use dissectors::modbus::{self, anomalies, ModbusMessage, Pdu};
@@ -194,7 +193,7 @@ impl AppSession for ModbusSession {
 
 impl ModbusSession {
     fn on_message(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, msg: &ModbusMessage<'_>) {
-        StatsSnapshot::bump(&mut ctx.stats.pdus, APP_PROTO);
+        ctx.stats.pdus.bump(APP_PROTO);
         for kind in msg.anomalies.iter() {
             ctx.stats.anomalies += 1;
             self.raise(ctx, kind, dir, Some(msg));
@@ -304,7 +303,7 @@ impl ModbusSession {
 }
 
 fn emit(ctx: &mut SessionCtx<'_>, p: Pending, response_ts: Option<Timestamp>, status: Status) {
-    StatsSnapshot::bump(&mut ctx.stats.transactions, APP_PROTO);
+    ctx.stats.transactions.bump(APP_PROTO);
     let t = Transaction {
         flow: ctx.flow.clone(),
         app_proto: APP_PROTO,
