@@ -218,6 +218,8 @@ pub struct Record<'a> {
     pub job_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modbus: Option<&'a crate::transaction::ModbusDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnp3: Option<&'a crate::transaction::Dnp3Detail>,
     // alert
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertBody<'a>>,
@@ -246,6 +248,7 @@ impl<'a> Record<'a> {
             response_timestamp: None,
             job_id: None,
             modbus: None,
+            dnp3: None,
             alert: None,
             stats: None,
         }
@@ -277,6 +280,7 @@ impl Event {
                 r.job_id = t.job_id;
                 match &t.detail {
                     ProtocolDetail::Modbus(m) => r.modbus = Some(m),
+                    ProtocolDetail::Dnp3(d) => r.dnp3 = Some(d),
                 }
                 r
             }

@@ -22,6 +22,11 @@ impl Counters {
         }
     }
 
+    /// The counts, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().map(|(_, v)| *v)
+    }
+
     pub fn get(&self, key: &str) -> u64 {
         self.0.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
     }

@@ -68,6 +68,7 @@ impl Transaction {
 #[derive(Clone, Debug)]
 pub enum ProtocolDetail {
     Modbus(ModbusDetail),
+    Dnp3(Dnp3Detail),
 }
 
 /// The `modbus` object of a transaction event.
@@ -136,4 +137,99 @@ pub struct FileRecordRef {
     pub file_number: u16,
     pub record_number: u16,
     pub record_length: u16,
+}
+
+/// The `dnp3` object of a transaction event.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Dnp3Detail {
+    /// Link addresses of the requester (`source`) and the responder (`destination`).
+    pub source: u16,
+    pub destination: u16,
+    /// Application sequence number of the request.
+    pub sequence: u8,
+    /// Object headers of the request (bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<Dnp3Object>,
+    /// Object headers of the response (bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response_objects: Vec<Dnp3Object>,
+    /// Internal indications of the response: raw value (IIN1 in the low byte) and set bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iin: Option<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iin_flags: Vec<&'static str>,
+    /// Point values carried by the request (controls, writes) or the response (reads), bounded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<Dnp3Point>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub points_truncated: bool,
+    /// Application fragments of the response (more than 1 for multi-fragment responses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_fragments: Option<u32>,
+    /// The requester confirmed the response (application confirm, function 0).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<&'static str>,
+}
+
+/// One DNP3 object header.
+#[derive(Clone, Debug, Serialize)]
+pub struct Dnp3Object {
+    pub group: u8,
+    pub variation: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'static str>,
+    pub qualifier: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<u32>,
+    pub count: u64,
+}
+
+/// One DNP3 point value.
+#[derive(Clone, Debug, Serialize)]
+pub struct Dnp3Point {
+    pub group: u8,
+    pub variation: u8,
+    pub index: u32,
+    pub value: Dnp3Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u8>,
+    /// Milliseconds since the epoch (absolute) or since the common time of occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u8>,
+}
+
+/// A point's value, raw numbers beside names for controls.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Dnp3Value {
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Crob {
+        control_code: u8,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        operation: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trip_close: Option<&'static str>,
+        count: u8,
+        on_time_ms: u32,
+        off_time_ms: u32,
+        status: u8,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status_name: Option<&'static str>,
+    },
+    Time {
+        time_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interval: Option<u32>,
+    },
+    /// Octet strings and undecoded values, in hex.
+    Hex(String),
 }

@@ -126,7 +126,7 @@ fn transactions(events: &[Event]) -> Vec<String> {
         .iter()
         .filter_map(|e| match e {
             Event::Transaction(t) => {
-                let ProtocolDetail::Modbus(m) = &t.detail;
+                let ProtocolDetail::Modbus(m) = &t.detail else { return None };
                 Some(format!(
                     "{}:{}>{}:{} fc={} {} {} tid={} unit={} addr={:?} qty={:?} regs={:?} coils={:?} exc={:?}",
                     t.flow.client.ip,

@@ -5,6 +5,7 @@
 //! [`PROTOCOLS`]; flows, reassembly, timers and output need no change.
 
 pub mod dispatch;
+pub mod dnp3;
 pub mod limiter;
 pub mod modbus;
 
@@ -72,7 +73,7 @@ pub struct ProtocolSpec {
 }
 
 /// Every protocol, in probing order.
-pub static PROTOCOLS: &[&ProtocolSpec] = &[&modbus::SPEC];
+pub static PROTOCOLS: &[&ProtocolSpec] = &[&modbus::SPEC, &dnp3::SPEC];
 
 /// The protocol whose well-known port one of the endpoints uses, if any.
 pub fn by_port(tcp: bool, port_a: u16, port_b: u16) -> Option<(&'static ProtocolSpec, u16)> {
