@@ -11,9 +11,13 @@
 
 pub mod anomaly;
 pub mod classify;
+pub mod cotp;
 pub mod dnp3;
 pub mod modbus;
+pub mod s7comm;
+pub mod s7commplus;
 pub mod stream;
+pub mod tpkt;
 
 pub use anomaly::{AnomalyKind, AnomalyList, Severity};
 pub use classify::{Category, FunctionInfo};

@@ -6,6 +6,7 @@
 
 pub mod dnp3;
 pub mod modbus;
+pub mod s7comm;
 
 use std::fmt;
 
@@ -135,6 +136,7 @@ pub fn render_markdown() -> String {
             }
         }
     }
+    s7comm::render_markdown(&mut out, push_row);
     out
 }
 

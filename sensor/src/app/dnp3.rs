@@ -55,6 +55,9 @@ struct Pending {
     next_fragment: Option<u8>,
     response_ts: Option<Timestamp>,
     exception: bool,
+    /// The final response fragment asked for a confirm with this sequence: the exchange stays
+    /// open until the master confirms, sends its next request, or the timeout passes.
+    awaiting_confirm: Option<u8>,
 }
 
 /// One DNP3 conversation.
@@ -147,7 +150,13 @@ impl AppSession for Dnp3Session {
             let last = self.pending[k].response_ts.unwrap_or(self.pending[k].ts);
             if now.micros_since(last) >= timeout {
                 let p = self.pending.remove(k);
-                finish(ctx, p, Status::NoResponse);
+                // Answered (perhaps in part, or never confirmed): what came is the answer.
+                let status = match (p.response_ts, p.exception) {
+                    (None, _) => Status::NoResponse,
+                    (Some(_), true) => Status::Exception,
+                    (Some(_), false) => Status::Ok,
+                };
+                finish(ctx, p, status);
             } else {
                 k += 1;
             }
@@ -230,12 +239,24 @@ impl Dnp3Session {
         match m.function {
             FunctionCode::CONFIRM => {
                 // Folded into the exchange it confirms; an unsolicited confirm needs no record.
-                if let Some(p) = self
-                    .pending
-                    .iter_mut()
-                    .find(|p| p.master == source && p.outstation == destination && p.response_ts.is_some())
-                {
-                    p.detail.confirmed = true;
+                if m.uns {
+                    return;
+                }
+                let confirms = |p: &Pending| {
+                    p.master == source
+                        && p.outstation == destination
+                        && (p.awaiting_confirm == Some(m.sequence) || p.next_fragment == Some((m.sequence + 1) & 0x0F))
+                };
+                if let Some(k) = self.pending.iter().position(confirms) {
+                    let done = self.pending.get(k).is_some_and(|p| p.awaiting_confirm.is_some());
+                    if let Some(p) = self.pending.get_mut(k) {
+                        p.detail.confirmed = true;
+                    }
+                    if done {
+                        let p = self.pending.remove(k);
+                        let status = if p.exception { Status::Exception } else { Status::Ok };
+                        finish(ctx, p, status);
+                    }
                 }
             }
             FunctionCode::UNSOLICITED_RESPONSE => {
@@ -273,6 +294,16 @@ impl Dnp3Session {
     }
 
     fn on_request(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, source: u16, destination: u16, m: Decoded) {
+        // The master moved on: exchanges still waiting for its confirm are complete.
+        while let Some(k) = self
+            .pending
+            .iter()
+            .position(|p| p.master == source && p.outstation == destination && p.awaiting_confirm.is_some())
+        {
+            let p = self.pending.remove(k);
+            let status = if p.exception { Status::Exception } else { Status::Ok };
+            finish(ctx, p, status);
+        }
         // A repeated sequence while the first is still open is kept beside it (some masters
         // pipeline selects and operates): responses pair with the oldest open request of their
         // sequence, and one never answered times out.
@@ -305,6 +336,7 @@ impl Dnp3Session {
             next_fragment: None,
             response_ts: None,
             exception: false,
+            awaiting_confirm: None,
         };
         if m.function.expects_no_response() {
             // Direct operate without acknowledgement and the like: complete as sent.
@@ -319,6 +351,7 @@ impl Dnp3Session {
         let found = self.pending.iter().position(|p| {
             p.outstation == source
                 && p.master == destination
+                && p.awaiting_confirm.is_none()
                 && match p.next_fragment {
                     Some(next) => !m.fir && m.sequence == next,
                     None => m.fir && m.sequence == p.sequence,
@@ -347,7 +380,10 @@ impl Dnp3Session {
                 p.detail.anomalies.push(id);
             }
         }
-        if m.fin {
+        if m.fin && m.con {
+            p.next_fragment = None;
+            p.awaiting_confirm = Some(m.sequence);
+        } else if m.fin {
             let p = self.pending.remove(k);
             let status = if p.exception { Status::Exception } else { Status::Ok };
             finish(ctx, p, status);
@@ -397,6 +433,8 @@ struct Decoded {
     sequence: u8,
     fir: bool,
     fin: bool,
+    con: bool,
+    uns: bool,
     first_group: Option<u8>,
     iin: Option<u16>,
     iin_flags: Vec<&'static str>,
@@ -453,6 +491,8 @@ impl Decoded {
             sequence: m.sequence(),
             fir: m.control.fir(),
             fin: m.control.fin(),
+            con: m.control.con(),
+            uns: m.control.uns(),
             first_group: m.first_group(),
             iin: m.iin.map(|i| i.0),
             iin_flags: m.iin.map(|i| i.names().collect()).unwrap_or_default(),
