@@ -220,6 +220,10 @@ pub struct Record<'a> {
     pub modbus: Option<&'a crate::transaction::ModbusDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dnp3: Option<&'a crate::transaction::Dnp3Detail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s7comm: Option<&'a crate::transaction::S7Detail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s7comm_plus: Option<&'a crate::transaction::S7PlusDetail>,
     // alert
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertBody<'a>>,
@@ -249,6 +253,8 @@ impl<'a> Record<'a> {
             job_id: None,
             modbus: None,
             dnp3: None,
+            s7comm: None,
+            s7comm_plus: None,
             alert: None,
             stats: None,
         }
@@ -281,6 +287,8 @@ impl Event {
                 match &t.detail {
                     ProtocolDetail::Modbus(m) => r.modbus = Some(m),
                     ProtocolDetail::Dnp3(d) => r.dnp3 = Some(d),
+                    ProtocolDetail::S7comm(d) => r.s7comm = Some(d),
+                    ProtocolDetail::S7commPlus(d) => r.s7comm_plus = Some(d),
                 }
                 r
             }

@@ -69,6 +69,8 @@ impl Transaction {
 pub enum ProtocolDetail {
     Modbus(ModbusDetail),
     Dnp3(Dnp3Detail),
+    S7comm(S7Detail),
+    S7commPlus(S7PlusDetail),
 }
 
 /// The `modbus` object of a transaction event.
@@ -232,4 +234,115 @@ pub enum Dnp3Value {
     },
     /// Octet strings and undecoded values, in hex.
     Hex(String),
+}
+
+/// The `s7comm` object of a transaction event.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct S7Detail {
+    /// ROSCTR of the request (1 job, 7 userdata) and its name.
+    pub rosctr: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rosctr_name: Option<&'static str>,
+    pub pdu_ref: u16,
+    /// Rack and slot the connection addressed (from the COTP destination TSAP), and the TSAPs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rack: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_tsap: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_tsap: Option<String>,
+    /// Read/write var items (bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<S7Item>,
+    /// Data items of the write request or the read response (bounded): return code and value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<S7Data>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u8>,
+    /// Class and code together (or the userdata parameter error), with its description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userdata_group: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userdata_group_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userdata_subfunction: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userdata_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_unit_reference: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub szl_id: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub szl_index: Option<u16>,
+    /// PLC control: the PI service name and the blocks it names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pi_service: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<String>,
+    /// Download/upload: the block and the file name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// Setup communication: negotiated PDU size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdu_length: Option<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct S7Item {
+    pub syntax_id: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub area: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub area_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bit: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport_size: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u16>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct S7Data {
+    pub return_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_code_name: Option<&'static str>,
+    /// The value bytes in hex (bounded to 64 bytes).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub value: String,
+}
+
+/// The `s7comm_plus` object of a transaction event.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct S7PlusDetail {
+    pub version: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<u32>,
+    /// V3 integrity protection present (the digest is not verified).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub integrity: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<&'static str>,
 }

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod dnp3;
 pub mod limiter;
 pub mod modbus;
+pub mod s7comm;
 
 use crate::config::Config;
 use crate::event::Event;
@@ -73,7 +74,7 @@ pub struct ProtocolSpec {
 }
 
 /// Every protocol, in probing order.
-pub static PROTOCOLS: &[&ProtocolSpec] = &[&modbus::SPEC, &dnp3::SPEC];
+pub static PROTOCOLS: &[&ProtocolSpec] = &[&modbus::SPEC, &dnp3::SPEC, &s7comm::SPEC];
 
 /// The protocol whose well-known port one of the endpoints uses, if any.
 pub fn by_port(tcp: bool, port_a: u16, port_b: u16) -> Option<(&'static ProtocolSpec, u16)> {
