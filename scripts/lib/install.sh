@@ -24,8 +24,8 @@ ensure_test_tools() {
         echo "installing ${missing[*]}" >&2
         apt_install "${missing[@]}"
     fi
-    if ! python3 -c 'import pymodbus, opendnp3' >/dev/null 2>&1; then
-        echo "installing pymodbus and yadnp3" >&2
+    if ! python3 -c 'import pymodbus, opendnp3, snap7' >/dev/null 2>&1; then
+        echo "installing pymodbus, yadnp3 and python-snap7" >&2
         python3 -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt \
             || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r scripts/requirements-test.txt
     fi

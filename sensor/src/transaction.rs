@@ -259,6 +259,9 @@ pub struct S7Detail {
     /// Data items of the write request or the read response (bounded): return code and value.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<S7Data>,
+    /// Write var: the response's return code per item (0xFF success).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub return_codes: Vec<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_class: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -438,8 +438,17 @@ impl<'a> Iterator for DataItemIter<'a> {
         let [return_code, ts, l1, l2, rest @ ..] = self.rest else { return None };
         let transport_size = DataTransportSize(*ts);
         let length = u16::from_be_bytes([*l1, *l2]);
-        let byte_len =
-            if transport_size.length_in_bits() { usize::from(length).div_ceil(8) } else { usize::from(length) };
+        // A failed item of a response (return code other than 0xFF "success"; write requests
+        // carry 0x00) has no value, whatever its length field says: snap7 echoes the requested
+        // length there, Siemens CPUs send 0. Wireshark reads no value either.
+        let failed = *return_code != 0x00 && *return_code != 0xFF;
+        let byte_len = if failed {
+            0
+        } else if transport_size.length_in_bits() {
+            usize::from(length).div_ceil(8)
+        } else {
+            usize::from(length)
+        };
         let value = rest.get(..byte_len)?;
         self.left -= 1;
         // Every item but the last is padded to an even length.
@@ -671,4 +680,21 @@ fn decode_userdata<'a>(p: &'a [u8], data: &'a [u8]) -> Option<Userdata<'a>> {
         payload,
         szl,
     })
+}
+
+#[cfg(test)]
+mod failed_item_tests {
+    use super::*;
+
+    #[test]
+    fn failed_read_item_has_no_value_and_the_next_item_follows() {
+        // Item 1: return code 0x0A (object does not exist), transport size 0, length 4 (snap7
+        // echoes the request's length), no value. Item 2: success, byte transport (0x04), 16 bits.
+        let bytes = [0x0A, 0x00, 0x00, 0x04, 0xFF, 0x04, 0x00, 0x10, 0xBE, 0xEF];
+        let items: Vec<DataItem<'_>> = DataItems::new(&bytes, 2).iter().collect();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].return_code, ReturnCode(0x0A));
+        assert!(items[0].value.is_empty());
+        assert_eq!(items[1].value, &[0xBE, 0xEF]);
+    }
 }

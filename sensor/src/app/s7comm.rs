@@ -274,7 +274,17 @@ fn classic(m: &S7Message<'_>) -> Unit {
             value: hex(data.value),
         });
     }
+    // An item the PLC refused (return code other than 0xFF) makes the exchange an exception,
+    // even when the header reports no error.
+    let mut item_failed = false;
     match &m.pdu {
+        Pdu::ReadVarResponse { items, .. } => {
+            item_failed = items.iter().any(|i| i.return_code.0 != 0xFF);
+        }
+        Pdu::WriteVarResponse { return_codes, .. } => {
+            d.return_codes = return_codes.iter().take(MAX_ITEMS).copied().collect();
+            item_failed = return_codes.iter().any(|c| *c != 0xFF);
+        }
         Pdu::SetupCommunication { pdu_length, .. } => d.pdu_length = Some(*pdu_length),
         Pdu::BlockTransfer(b) => {
             d.block = b.block.as_ref().map(block_name);
@@ -313,7 +323,7 @@ fn classic(m: &S7Message<'_>) -> Unit {
         code,
         info: m.info(),
         detail: Box::new(d),
-        error: error.is_some() || userdata_error,
+        error: error.is_some() || userdata_error || item_failed,
     }
 }
 
@@ -478,6 +488,7 @@ fn merge_response(req: &mut S7Detail, resp: S7Detail) {
     if req.data.is_empty() {
         req.data = resp.data;
     }
+    req.return_codes = resp.return_codes;
     if req.szl_id.is_none() {
         req.szl_id = resp.szl_id;
         req.szl_index = resp.szl_index;
