@@ -891,6 +891,11 @@ impl<'a> Iterator for Objects<'a> {
         if group_name(group).is_none() || (with_data && object_size(group, variation).is_none()) {
             return self.stop(&UNKNOWN_OBJECT);
         }
+        // A header declaring more points than the limit is flagged before its data is looked
+        // at: a flood of points is the anomaly, whether or not the bytes are all there.
+        if with_data && self.points.saturating_add(header.count()) > u64::from(self.limits.max_points) {
+            self.anomalies.push(&TOO_MANY_POINTS);
+        }
         let len = match self.objects_len(&header, with_data, rest) {
             Ok(len) => len,
             Err(anomaly) => return self.stop(anomaly),

@@ -21,6 +21,13 @@ pub const APP_PROTO: &str = "dnp3";
 const MAX_OBJECTS: usize = 32;
 /// Most transport reassemblers per flow (one per direction and address pair).
 const MAX_REASSEMBLERS: usize = 16;
+/// Largest application fragment reassembled: 63 transport segments of 255 bytes, the most a
+/// 6-bit transport sequence can carry without wrapping onto itself (Suricata's bound too).
+/// Outstations usually cap fragments at 2048 bytes, but larger ones are legal.
+const MAX_FRAGMENT: usize = 63 * 255;
+/// Requests awaiting a response on one connection before `dnp3.flooded`: a DNP3 master has one
+/// request outstanding per outstation, so dozens mean a flood (Suricata's bound is 32 too).
+const MAX_OUTSTANDING: usize = 32;
 
 /// DNP3 for dispatch: TCP or UDP port 20000, and any TCP port by probing (a start octet pair
 /// followed by a header with a valid CRC is a strong signature).
@@ -204,7 +211,7 @@ impl Dnp3Session {
                 if self.reassemblers.len() >= MAX_REASSEMBLERS {
                     self.reassemblers.remove(0);
                 }
-                self.reassemblers.push((key, TransportReassembler::new()));
+                self.reassemblers.push((key, TransportReassembler::with_max_fragment(MAX_FRAGMENT)));
                 self.reassemblers.len() - 1
             }
         };
@@ -307,7 +314,7 @@ impl Dnp3Session {
         // A repeated sequence while the first is still open is kept beside it (some masters
         // pipeline selects and operates): responses pair with the oldest open request of their
         // sequence, and one never answered times out.
-        if self.pending.len() >= ctx.config.max_outstanding_per_flow {
+        if self.pending.len() >= MAX_OUTSTANDING.min(ctx.config.max_outstanding_per_flow) {
             let oldest = self.pending.remove(0);
             ctx.stats.anomalies += 1;
             self.raise(ctx, &anomalies::FLOODED, dir, None);
