@@ -40,12 +40,12 @@ fn feed(segs: &[(u32, Vec<u8>)]) -> u64 {
     dir.on_syn(ISN, &mut budget);
     let mut delivered = 0u64;
     let mut sink = |d: Delivery<'_>| {
-        if let Delivery::Data(bytes) = d {
+        if let Delivery::Data(bytes) | Delivery::Buffered(bytes, _) = d {
             delivered += bytes.len() as u64;
         }
     };
     for (seq, payload) in segs {
-        black_box(dir.on_segment(*seq, payload, 0, 64 * 1024, &mut budget, &mut sink));
+        black_box(dir.on_segment(0, *seq, payload, 0, 64 * 1024, &mut budget, &mut sink));
     }
     dir.flush(&mut budget, &mut sink);
     dir.release(&mut budget);

@@ -100,7 +100,8 @@ proptest! {
         let mut parameter = vec![if write { 0x05 } else { 0x04 }, u8::try_from(items.len()).unwrap()];
         let mut data = Vec::new();
         for (i, (area, db, length, byte, bit)) in items.iter().enumerate() {
-            let address = (byte << 3) | u32::from(*bit);
+            // Counters and timers are numbered; every other area is bit-addressed.
+            let address = if matches!(*area, 0x1C | 0x1D) { *byte } else { (byte << 3) | u32::from(*bit) };
             parameter.extend_from_slice(&[0x12, 0x0A, 0x10, 0x02]);
             parameter.extend_from_slice(&length.to_be_bytes());
             parameter.extend_from_slice(&db.to_be_bytes());
@@ -145,7 +146,10 @@ proptest! {
                     prop_assert_eq!(any.transport_size, TransportSize::BYTE);
                     Ok((any.area.0, any.db_number, any.length, any.byte_address, any.bit_address))
                 }).collect::<Result<_, TestCaseError>>()?;
-                let want: Vec<_> = items.iter().map(|(a, d, l, b, bit)| (*a, *d, *l, *b, *bit)).collect();
+                let want: Vec<_> = items
+                    .iter()
+                    .map(|(a, d, l, b, bit)| (*a, *d, *l, *b, if matches!(*a, 0x1C | 0x1D) { 0 } else { *bit }))
+                    .collect();
                 prop_assert_eq!(got, want);
                 if write {
                     let lengths: Vec<_> = message.data_items().iter().map(|d| d.value.len()).collect();

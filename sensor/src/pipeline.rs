@@ -418,6 +418,7 @@ impl Pipeline {
         let this_clean = this.started_with_handshake();
         if !payload.is_empty() || missing > 0 {
             let outcome = this.on_segment(
+                ts.as_micros(),
                 data_seq,
                 payload,
                 missing,
@@ -516,16 +517,20 @@ fn deliver(
             tcp_anomaly(info, limiter, shared, &tcp_anomalies::GAP, dir);
         }
     }
-    let mut ctx =
-        SessionCtx { flow: info, ts: shared.ts, config: shared.config, stats: shared.stats, events: shared.events };
+    // Bytes released from the out-of-order buffer carry the time of the packet that brought them.
+    let (delivery, ts) = match delivery {
+        Delivery::Buffered(bytes, ts_us) => (Delivery::Data(bytes), Timestamp(ts_us).min(shared.ts)),
+        other => (other, shared.ts),
+    };
+    let mut ctx = SessionCtx { flow: info, ts, config: shared.config, stats: shared.stats, events: shared.events };
     match app {
         AppState::Active(session) => match delivery {
-            Delivery::Data(bytes) => session.on_data(&mut ctx, dir, bytes),
+            Delivery::Data(bytes) | Delivery::Buffered(bytes, _) => session.on_data(&mut ctx, dir, bytes),
             Delivery::Gap(len) => session.on_gap(&mut ctx, dir, len),
         },
         AppState::Probing(prober) => match delivery {
             Delivery::Gap(_) => prober.gap(dir),
-            Delivery::Data(bytes) => match prober.feed(dir, bytes, from_handshake) {
+            Delivery::Data(bytes) | Delivery::Buffered(bytes, _) => match prober.feed(dir, bytes, from_handshake) {
                 Verdict::Undecided => {}
                 Verdict::Matched { spec, held } => {
                     let mut session = (spec.new_session)(ctx.config);

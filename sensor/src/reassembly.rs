@@ -20,8 +20,12 @@ const RESYNC_AFTER: u8 = 3;
 /// What the protocol layer receives.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery<'a> {
-    /// The next bytes of the stream, in order.
+    /// The next bytes of the stream, in order, from the segment being processed.
     Data(&'a [u8]),
+    /// The next bytes of the stream, in order, from a segment held out of order: `ts_us` is the
+    /// capture time of the packet that carried them (events are stamped with it, not with the
+    /// time of the packet that released them).
+    Buffered(&'a [u8], u64),
     /// `len` bytes of the stream are missing (0 when the amount is unknown).
     Gap(u32),
 }
@@ -61,6 +65,7 @@ impl Budget {
 #[derive(Debug)]
 struct Segment {
     seq: u32,
+    ts_us: u64,
     data: Vec<u8>,
 }
 
@@ -124,8 +129,10 @@ impl TcpDirection {
     }
 
     /// A data segment from this side.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_segment(
         &mut self,
+        ts_us: u64,
         seq: u32,
         payload: &[u8],
         missing: u32,
@@ -186,7 +193,7 @@ impl TcpDirection {
             }
             if fits_flow && fits_total {
                 let at = self.ooo.partition_point(|s| seq_diff(s.seq, seq) <= 0);
-                self.ooo.insert(at, Segment { seq, data: payload.to_vec() });
+                self.ooo.insert(at, Segment { seq, ts_us, data: payload.to_vec() });
                 self.ooo_bytes += payload.len();
                 budget.used += payload.len();
             } else {
@@ -339,8 +346,10 @@ impl TcpDirection {
             self.ooo_bytes -= seg.data.len();
             budget.used = budget.used.saturating_sub(seg.data.len());
             let skip = rel.unsigned_abs() as usize;
-            if let Some(new) = seg.data.get(skip..) {
-                self.deliver(new, 0, sink);
+            if let Some(new) = seg.data.get(skip..).filter(|n| !n.is_empty()) {
+                sink(Delivery::Buffered(new, seg.ts_us));
+                self.remember(new);
+                self.next_seq = self.next_seq.wrapping_add(new.len() as u32);
             }
         }
     }
@@ -388,8 +397,8 @@ mod tests {
 
     fn run(dir: &mut TcpDirection, budget: &mut Budget, seq: u32, data: &[u8]) -> (Vec<Out>, Outcome) {
         let mut out = Vec::new();
-        let o = dir.on_segment(seq, data, 0, 1 << 16, budget, &mut |d| match d {
-            Delivery::Data(b) => out.push(Out::D(b.to_vec())),
+        let o = dir.on_segment(0, seq, data, 0, 1 << 16, budget, &mut |d| match d {
+            Delivery::Data(b) | Delivery::Buffered(b, _) => out.push(Out::D(b.to_vec())),
             Delivery::Gap(n) => out.push(Out::G(n)),
         });
         (out, o)
@@ -455,7 +464,7 @@ mod tests {
         run(&mut d, &mut b, 10, b"xyz");
         let mut out = Vec::new();
         let gap = d.on_peer_ack(13, &mut b, &mut |dl| match dl {
-            Delivery::Data(x) => out.push(Out::D(x.to_vec())),
+            Delivery::Data(x) | Delivery::Buffered(x, _) => out.push(Out::D(x.to_vec())),
             Delivery::Gap(n) => out.push(Out::G(n)),
         });
         assert!(gap);
@@ -486,10 +495,10 @@ mod tests {
         let mut d = TcpDirection::default();
         d.on_syn(0, &mut b);
         let mut out = Vec::new();
-        let o = d.on_segment(100, &[1; 8], 0, 10, &mut b, &mut |_| {});
+        let o = d.on_segment(0, 100, &[1; 8], 0, 10, &mut b, &mut |_| {});
         assert!(o.out_of_order);
-        let o = d.on_segment(200, &[2; 8], 0, 10, &mut b, &mut |dl| match dl {
-            Delivery::Data(x) => out.push(Out::D(x.to_vec())),
+        let o = d.on_segment(0, 200, &[2; 8], 0, 10, &mut b, &mut |dl| match dl {
+            Delivery::Data(x) | Delivery::Buffered(x, _) => out.push(Out::D(x.to_vec())),
             Delivery::Gap(n) => out.push(Out::G(n)),
         });
         assert!(o.buffer_limit);
@@ -506,8 +515,8 @@ mod tests {
         let mut d = TcpDirection::default();
         d.on_syn(0, &mut b);
         let mut out = Vec::new();
-        d.on_segment(1, b"ab", 5, 1 << 16, &mut b, &mut |dl| match dl {
-            Delivery::Data(x) => out.push(Out::D(x.to_vec())),
+        d.on_segment(0, 1, b"ab", 5, 1 << 16, &mut b, &mut |dl| match dl {
+            Delivery::Data(x) | Delivery::Buffered(x, _) => out.push(Out::D(x.to_vec())),
             Delivery::Gap(n) => out.push(Out::G(n)),
         });
         assert_eq!(out, vec![Out::D(b"ab".to_vec()), Out::G(5)]);
@@ -523,7 +532,7 @@ mod tests {
         run(&mut d, &mut b, 5, b"x");
         let mut out = Vec::new();
         d.flush(&mut b, &mut |dl| match dl {
-            Delivery::Data(x) => out.push(Out::D(x.to_vec())),
+            Delivery::Data(x) | Delivery::Buffered(x, _) => out.push(Out::D(x.to_vec())),
             Delivery::Gap(n) => out.push(Out::G(n)),
         });
         assert_eq!(out, vec![Out::G(4), Out::D(b"x".to_vec())]);

@@ -336,8 +336,10 @@ impl AnyAddress {
             length: u16::from_be_bytes([l1, l2]),
             db_number: u16::from_be_bytes([d1, d2]),
             area: Area(area),
-            byte_address: address >> 3,
-            bit_address: (address & 7) as u8,
+            // Counters (0x1C) and timers (0x1D) are addressed by element number, not bit
+            // address (Wireshark's `address.number`, snap7's encoding).
+            byte_address: if matches!(area, 0x1C | 0x1D) { address } else { address >> 3 },
+            bit_address: if matches!(area, 0x1C | 0x1D) { 0 } else { (address & 7) as u8 },
         })
     }
 }
@@ -696,5 +698,20 @@ mod failed_item_tests {
         assert_eq!(items[0].return_code, ReturnCode(0x0A));
         assert!(items[0].value.is_empty());
         assert_eq!(items[1].value, &[0xBE, 0xEF]);
+    }
+}
+
+#[cfg(test)]
+mod timer_address_tests {
+    use super::*;
+
+    #[test]
+    fn timers_and_counters_are_numbered_not_bit_addressed() {
+        // Transport size timer (0x1D), 1 element, no DB, area timer (0x1D), element 5.
+        let t5 = AnyAddress::parse(&[0x1D, 0x00, 0x01, 0x00, 0x00, 0x1D, 0x00, 0x00, 0x05]).unwrap();
+        assert_eq!((t5.byte_address, t5.bit_address), (5, 0));
+        // A DB bit address: byte 2, bit 3 is (2 << 3) | 3.
+        let db = AnyAddress::parse(&[0x01, 0x00, 0x01, 0x00, 0x01, 0x84, 0x00, 0x00, 0x13]).unwrap();
+        assert_eq!((db.byte_address, db.bit_address), (2, 3));
     }
 }
