@@ -34,8 +34,13 @@ impl Timestamp {
         self.0.saturating_sub(earlier.0)
     }
 
+    /// The latest instant RFC 3339 can write: 9999-12-31T23:59:59.999999Z.
+    pub const MAX_RFC3339: Timestamp = Timestamp(253_402_300_799_999_999);
+
     fn system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_micros(self.0)
+        // A capture may claim any time (pcapng has 64-bit timestamps); beyond year 9999 RFC 3339
+        // cannot write it, so it is shown clamped rather than failing the whole event.
+        UNIX_EPOCH + Duration::from_micros(self.0.min(Self::MAX_RFC3339.0))
     }
 }
 
@@ -60,6 +65,14 @@ mod tests {
     fn formats_rfc3339_with_micros() {
         let ts = Timestamp::from_timeval(1_700_000_000, 42);
         assert_eq!(ts.to_string(), "2023-11-14T22:13:20.000042Z");
+    }
+
+    #[test]
+    fn far_future_is_clamped_not_an_error() {
+        // Found by the pipeline fuzz target: a pcapng timestamp past year 9999 made the
+        // formatter fail, and serde_json panics on a Display error.
+        assert_eq!(Timestamp(u64::MAX).to_string(), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(serde_json::to_string(&Timestamp(u64::MAX)).unwrap(), "\"9999-12-31T23:59:59.999999Z\"");
     }
 
     #[test]
