@@ -7,7 +7,7 @@
 
 use crate::app::dispatch::{Prober, Verdict};
 use crate::app::limiter::AnomalyLimiter;
-use crate::app::{by_port, AppSession, FlowEnd, SessionCtx};
+use crate::app::{by_port, dir_index, AppSession, FlowEnd, SessionCtx};
 use crate::config::Config;
 use crate::decode::{decode, DecodedPacket, LinkType, Skipped, TcpFlags, TransportPart};
 use crate::event::{Alert, Event};
@@ -63,13 +63,6 @@ struct Flow {
     tcp: [TcpDirection; 2],
     app: AppState,
     limiter: AnomalyLimiter,
-}
-
-fn dir_index(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
 }
 
 /// Everything a delivery to the application layer needs, borrowed apart from the flow table.

@@ -5,7 +5,7 @@
 //! Modbus on port 5020 is still recognised. Bytes seen while probing are held (bounded) and
 //! replayed into the session once a protocol matches, so nothing is lost.
 
-use super::{ProtocolSpec, PROTOCOLS};
+use super::{dir_index as idx, ProtocolSpec, PROTOCOLS};
 use dissectors::{Direction, Probe};
 
 /// Most bytes held while probing one flow.
@@ -35,13 +35,6 @@ pub struct Prober {
     rejections: u8,
     /// Bytes of that direction were lost while probing: its start is no longer known.
     gapped: [bool; 2],
-}
-
-fn idx(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
 }
 
 impl Prober {

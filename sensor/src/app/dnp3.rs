@@ -5,10 +5,13 @@
 //! application confirms folded into the exchange they confirm.
 
 use super::limiter::AnomalyLimiter;
-use super::{AppSession, FlowEnd, ProtocolSpec, SessionCtx};
+use super::{
+    dir_index as idx, hex as hex_bytes, oriented, take_expired, unanswered_status, AppSession, FlowEnd, PartialPdu,
+    ProtocolSpec, SessionCtx,
+};
 use crate::config::Config;
 use crate::event::{Alert, Event};
-use crate::flow::{FlowInfo, Transport};
+use crate::flow::Transport;
 use crate::time::Timestamp;
 use crate::transaction::{Dnp3Detail, Dnp3Object, Dnp3Point, Dnp3Value, ProtocolDetail, Status, Transaction};
 use dissectors::dnp3::objects::{self, PointValue, Range};
@@ -70,27 +73,11 @@ struct Pending {
 /// One DNP3 conversation.
 #[derive(Debug, Default)]
 pub struct Dnp3Session {
-    partial: [Vec<u8>; 2],
+    partial: [PartialPdu; 2],
     resync: [bool; 2],
     reassemblers: Vec<((usize, u16, u16), TransportReassembler)>,
     pending: Vec<Pending>,
     limiter: AnomalyLimiter,
-}
-
-fn idx(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
-/// The flow seen from the requester's side: `client` is the requester.
-fn oriented(flow: &FlowInfo, requester_is_client: bool) -> FlowInfo {
-    if requester_is_client {
-        flow.clone()
-    } else {
-        FlowInfo { client: flow.server, server: flow.client, ..flow.clone() }
-    }
 }
 
 impl AppSession for Dnp3Session {
@@ -100,13 +87,63 @@ impl AppSession for Dnp3Session {
 
     fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]) {
         let i = idx(dir);
-        let mut buf = std::mem::take(&mut self.partial[i]);
-        let input: &[u8] = if buf.is_empty() {
-            data
-        } else {
-            buf.extend_from_slice(data);
-            &buf
-        };
+        // A datagram is whole: what it leaves unparsed is not the start of the next one.
+        let keep_rest = ctx.flow.transport == Transport::Tcp;
+        let mut partial = std::mem::take(&mut self.partial[i]);
+        partial.feed(data, keep_rest, |input| self.parse_all(ctx, dir, input));
+        self.partial[i] = partial;
+    }
+
+    fn on_gap(&mut self, _ctx: &mut SessionCtx<'_>, dir: Direction, _len: u32) {
+        let i = idx(dir);
+        self.partial[i].clear();
+        self.resync[i] = true;
+        for ((d, _, _), r) in &mut self.reassemblers {
+            if *d == i {
+                r.reset();
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut SessionCtx<'_>) {
+        let timeout = ctx.config.response_timeout_us;
+        for p in take_expired(&mut self.pending, ctx.ts, timeout, |p| p.response_ts.unwrap_or(p.ts)) {
+            // Answered (perhaps in part, or never confirmed): what came is the answer.
+            let status = match (p.response_ts, p.exception) {
+                (None, _) => Status::NoResponse,
+                (Some(_), true) => Status::Exception,
+                (Some(_), false) => Status::Ok,
+            };
+            finish(ctx, p, status);
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut SessionCtx<'_>, end: FlowEnd) {
+        let timeout = ctx.config.response_timeout_us;
+        for p in std::mem::take(&mut self.pending) {
+            let status = if p.response_ts.is_some() {
+                // Part of a multi-fragment response came: what came is the answer.
+                if p.exception {
+                    Status::Exception
+                } else {
+                    Status::Ok
+                }
+            } else {
+                unanswered_status(end, ctx.ts, p.ts, timeout)
+            };
+            finish(ctx, p, status);
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+}
+
+impl Dnp3Session {
+    /// Handles every whole link frame of `input`; returns the bytes consumed.
+    fn parse_all(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, input: &[u8]) -> usize {
+        let i = idx(dir);
         let mut offset = 0;
         while let Some(rest) = input.get(offset..).filter(|r| !r.is_empty()) {
             match link::parse(rest) {
@@ -127,74 +164,9 @@ impl AppSession for Dnp3Session {
                 }
             }
         }
-        // A datagram is whole: what it leaves unparsed is not the start of the next one.
-        if ctx.flow.transport == Transport::Udp {
-            buf.clear();
-        } else if buf.is_empty() {
-            buf.extend_from_slice(data.get(offset..).unwrap_or_default());
-        } else {
-            buf.drain(..offset.min(buf.len()));
-        }
-        self.partial[i] = buf;
+        offset
     }
 
-    fn on_gap(&mut self, _ctx: &mut SessionCtx<'_>, dir: Direction, _len: u32) {
-        let i = idx(dir);
-        self.partial[i].clear();
-        self.resync[i] = true;
-        for ((d, _, _), r) in &mut self.reassemblers {
-            if *d == i {
-                r.reset();
-            }
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut SessionCtx<'_>) {
-        let timeout = ctx.config.response_timeout_us;
-        let now = ctx.ts;
-        let mut k = 0;
-        while k < self.pending.len() {
-            let last = self.pending[k].response_ts.unwrap_or(self.pending[k].ts);
-            if now.micros_since(last) >= timeout {
-                let p = self.pending.remove(k);
-                // Answered (perhaps in part, or never confirmed): what came is the answer.
-                let status = match (p.response_ts, p.exception) {
-                    (None, _) => Status::NoResponse,
-                    (Some(_), true) => Status::Exception,
-                    (Some(_), false) => Status::Ok,
-                };
-                finish(ctx, p, status);
-            } else {
-                k += 1;
-            }
-        }
-    }
-
-    fn on_close(&mut self, ctx: &mut SessionCtx<'_>, end: FlowEnd) {
-        let timeout = ctx.config.response_timeout_us;
-        for p in std::mem::take(&mut self.pending) {
-            let status = if p.response_ts.is_some() {
-                // Part of a multi-fragment response came: what came is the answer.
-                if p.exception {
-                    Status::Exception
-                } else {
-                    Status::Ok
-                }
-            } else if end == FlowEnd::EndOfCapture && ctx.ts.micros_since(p.ts) < timeout {
-                Status::Pending
-            } else {
-                Status::NoResponse
-            };
-            finish(ctx, p, status);
-        }
-    }
-
-    fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-}
-
-impl Dnp3Session {
     fn on_frame(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, frame: &dnp3::LinkFrame) {
         ctx.stats.pdus.bump("dnp3_link");
         for kind in frame.anomalies.iter() {
@@ -531,21 +503,11 @@ fn convert(group: u8, variation: u8, p: &objects::Point<'_>) -> Dnp3Point {
         },
         PointValue::Time { millis, interval, .. } => Dnp3Value::Time { time_ms: millis, interval },
         PointValue::Delay(ms) => Dnp3Value::Unsigned(u64::from(ms)),
-        PointValue::Octets(bytes) | PointValue::Raw(bytes) => Dnp3Value::Hex(hex(bytes)),
+        PointValue::Octets(bytes) | PointValue::Raw(bytes) => Dnp3Value::Hex(hex_bytes(bytes, 64)),
     };
     let time_ms = p.time.map(|t| match t {
         objects::Timestamp::Absolute(ms) => ms,
         objects::Timestamp::Relative(ms) => u64::from(ms),
     });
     Dnp3Point { group, variation, index: p.index, value, flags: p.flags.map(|f| f.0), time_ms, status: p.status }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len().min(64) * 2);
-    for b in bytes.iter().take(64) {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
-    }
-    out
 }

@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::flow::FlowInfo;
 use crate::stats::StatsSnapshot;
 use crate::time::Timestamp;
+use crate::transaction::Status;
 use dissectors::{AnomalyKind, Direction, Probe};
 use std::fmt::Debug;
 
@@ -88,4 +89,131 @@ pub fn by_port(tcp: bool, port_a: u16, port_b: u16) -> Option<(&'static Protocol
             None
         }
     })
+}
+
+/// Index of a direction in per-direction arrays: client→server first.
+pub fn dir_index(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+/// The flow as seen from a transaction's requester: `client` is the requester (an outstation's
+/// unsolicited response, a PLC's push, a request sent by the TCP server).
+pub fn oriented(flow: &FlowInfo, requester_is_client: bool) -> FlowInfo {
+    if requester_is_client {
+        flow.clone()
+    } else {
+        FlowInfo { client: flow.server, server: flow.client, ..flow.clone() }
+    }
+}
+
+/// Lower-case hex of at most `max` bytes, for raw values in events.
+pub fn hex(bytes: &[u8], max: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len().min(max) * 2);
+    for b in bytes.iter().take(max) {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
+    }
+    out
+}
+
+/// The status of a request still unanswered when its flow ends: at the end of a capture, a
+/// request younger than the timeout may simply have had its answer cut off, so it is `pending`;
+/// otherwise it is `no_response`.
+pub fn unanswered_status(end: FlowEnd, now: Timestamp, request_ts: Timestamp, timeout_us: u64) -> Status {
+    if end == FlowEnd::EndOfCapture && now.micros_since(request_ts) < timeout_us {
+        Status::Pending
+    } else {
+        Status::NoResponse
+    }
+}
+
+/// Removes and returns, oldest first, the entries whose time (`ts_of`) is `timeout_us` or more
+/// before `now`.
+pub fn take_expired<T>(
+    pending: &mut Vec<T>,
+    now: Timestamp,
+    timeout_us: u64,
+    ts_of: impl Fn(&T) -> Timestamp,
+) -> Vec<T> {
+    let mut expired = Vec::new();
+    let mut k = 0;
+    while k < pending.len() {
+        if now.micros_since(ts_of(&pending[k])) >= timeout_us {
+            expired.push(pending.remove(k));
+        } else {
+            k += 1;
+        }
+    }
+    expired
+}
+
+/// The bytes of a PDU cut by a segment boundary, kept until the rest arrives.
+#[derive(Debug, Default)]
+pub struct PartialPdu {
+    buf: Vec<u8>,
+}
+
+impl PartialPdu {
+    /// Runs `parse` over the kept bytes followed by `data` (without copying when nothing is
+    /// kept); `parse` returns how many bytes it consumed, and the rest is kept for next time.
+    /// `keep_rest` false drops the rest instead (a UDP datagram is whole).
+    pub fn feed(&mut self, data: &[u8], keep_rest: bool, parse: impl FnOnce(&[u8]) -> usize) {
+        if self.buf.is_empty() {
+            let consumed = parse(data).min(data.len());
+            if keep_rest {
+                self.buf.extend_from_slice(data.get(consumed..).unwrap_or_default());
+            }
+        } else {
+            self.buf.extend_from_slice(data);
+            let consumed = parse(&self.buf).min(self.buf.len());
+            if keep_rest {
+                self.buf.drain(..consumed);
+            } else {
+                self.buf.clear();
+            }
+        }
+    }
+
+    /// Forgets the kept bytes (after a gap they no longer start a PDU).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_pdu_keeps_the_unconsumed_tail() {
+        let mut p = PartialPdu::default();
+        let mut seen = Vec::new();
+        // Consume whole 3-byte units only.
+        let mut unit = |input: &[u8]| {
+            seen.push(input.to_vec());
+            input.len() / 3 * 3
+        };
+        p.feed(b"abcde", true, &mut unit);
+        p.feed(b"fgh", true, &mut unit);
+        p.feed(b"i", true, &mut unit);
+        assert_eq!(seen, vec![b"abcde".to_vec(), b"defgh".to_vec(), b"ghi".to_vec()]);
+        assert!(p.buf.is_empty());
+        p.feed(b"xy", false, |_| 0);
+        assert!(p.buf.is_empty(), "a datagram's rest is not kept");
+    }
+
+    #[test]
+    fn expired_and_unanswered() {
+        let mut v = vec![Timestamp(0), Timestamp(5), Timestamp(9)];
+        let gone = take_expired(&mut v, Timestamp(10), 5, |t| *t);
+        assert_eq!(gone, vec![Timestamp(0), Timestamp(5)]);
+        assert_eq!(v, vec![Timestamp(9)]);
+        assert_eq!(unanswered_status(FlowEnd::EndOfCapture, Timestamp(10), Timestamp(9), 5), Status::Pending);
+        assert_eq!(unanswered_status(FlowEnd::Closed, Timestamp(10), Timestamp(9), 5), Status::NoResponse);
+        assert_eq!(hex(&[0xde, 0xad, 0xbe], 2), "dead");
+    }
 }

@@ -2,7 +2,9 @@
 //! responses by transaction id (several outstanding per connection), `transaction` events.
 
 use super::limiter::AnomalyLimiter;
-use super::{AppSession, FlowEnd, ProtocolSpec, SessionCtx};
+use super::{
+    dir_index as idx, take_expired, unanswered_status, AppSession, FlowEnd, PartialPdu, ProtocolSpec, SessionCtx,
+};
 use crate::config::Config;
 use crate::event::{Alert, Event};
 use crate::time::Timestamp;
@@ -90,7 +92,7 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct ModbusSession {
     /// Bytes of an incomplete ADU, per direction (client→server, server→client).
-    partial: [Vec<u8>; 2],
+    partial: [PartialPdu; 2],
     /// After a gap or garbage, skip silently until the next valid ADU.
     resync: [bool; 2],
     pending: Vec<Pending>,
@@ -100,13 +102,6 @@ pub struct ModbusSession {
     limiter: AnomalyLimiter,
 }
 
-fn idx(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
 impl AppSession for ModbusSession {
     fn app_proto(&self) -> &'static str {
         APP_PROTO
@@ -114,13 +109,43 @@ impl AppSession for ModbusSession {
 
     fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]) {
         let i = idx(dir);
-        let mut buf = std::mem::take(&mut self.partial[i]);
-        let input: &[u8] = if buf.is_empty() {
-            data
-        } else {
-            buf.extend_from_slice(data);
-            &buf
-        };
+        let mut partial = std::mem::take(&mut self.partial[i]);
+        partial.feed(data, true, |input| self.parse_all(ctx, dir, input));
+        self.partial[i] = partial;
+    }
+
+    fn on_gap(&mut self, _ctx: &mut SessionCtx<'_>, dir: Direction, _len: u32) {
+        let i = idx(dir);
+        self.partial[i].clear();
+        self.resync[i] = true;
+        if dir == Direction::ToServer {
+            self.requests_reliable = false;
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut SessionCtx<'_>) {
+        for p in take_expired(&mut self.pending, ctx.ts, ctx.config.response_timeout_us, |p| p.ts) {
+            emit(ctx, p, None, Status::NoResponse);
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut SessionCtx<'_>, end: FlowEnd) {
+        let timeout = ctx.config.response_timeout_us;
+        for p in std::mem::take(&mut self.pending) {
+            let status = unanswered_status(end, ctx.ts, p.ts, timeout);
+            emit(ctx, p, None, status);
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+}
+
+impl ModbusSession {
+    /// Parses every whole ADU of `input`; returns the bytes consumed.
+    fn parse_all(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, input: &[u8]) -> usize {
+        let i = idx(dir);
         let mut offset = 0;
         while let Some(rest) = input.get(offset..).filter(|r| !r.is_empty()) {
             match modbus::parse(rest, dir) {
@@ -140,58 +165,9 @@ impl AppSession for ModbusSession {
                 }
             }
         }
-        // Keep the incomplete tail for the next bytes, without a fresh allocation.
-        if buf.is_empty() {
-            buf.extend_from_slice(data.get(offset..).unwrap_or_default());
-        } else {
-            buf.drain(..offset.min(buf.len()));
-        }
-        self.partial[i] = buf;
+        offset
     }
 
-    fn on_gap(&mut self, _ctx: &mut SessionCtx<'_>, dir: Direction, _len: u32) {
-        let i = idx(dir);
-        self.partial[i].clear();
-        self.resync[i] = true;
-        if dir == Direction::ToServer {
-            self.requests_reliable = false;
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut SessionCtx<'_>) {
-        let timeout = ctx.config.response_timeout_us;
-        let now = ctx.ts;
-        let mut k = 0;
-        while k < self.pending.len() {
-            if now.micros_since(self.pending[k].ts) >= timeout {
-                let p = self.pending.remove(k);
-                emit(ctx, p, None, Status::NoResponse);
-            } else {
-                k += 1;
-            }
-        }
-    }
-
-    fn on_close(&mut self, ctx: &mut SessionCtx<'_>, end: FlowEnd) {
-        let timeout = ctx.config.response_timeout_us;
-        for p in std::mem::take(&mut self.pending) {
-            // At the end of a capture, a request younger than the timeout may simply have had
-            // its answer cut off: it is `pending`, not `no_response`.
-            let status = if end == FlowEnd::EndOfCapture && ctx.ts.micros_since(p.ts) < timeout {
-                Status::Pending
-            } else {
-                Status::NoResponse
-            };
-            emit(ctx, p, None, status);
-        }
-    }
-
-    fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-}
-
-impl ModbusSession {
     fn on_message(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, msg: &ModbusMessage<'_>) {
         ctx.stats.pdus.bump(APP_PROTO);
         for kind in msg.anomalies.iter() {

@@ -4,10 +4,12 @@
 //! sequence number, notifications logged as unsolicited).
 
 use super::limiter::AnomalyLimiter;
-use super::{AppSession, FlowEnd, ProtocolSpec, SessionCtx};
+use super::{
+    dir_index as idx, hex as hex_bytes, oriented, take_expired, unanswered_status, AppSession, FlowEnd, ProtocolSpec,
+    SessionCtx,
+};
 use crate::config::Config;
 use crate::event::{Alert, Event};
-use crate::flow::FlowInfo;
 use crate::time::Timestamp;
 use crate::transaction::{ProtocolDetail, S7Data, S7Detail, S7Item, S7PlusDetail, Status, Transaction};
 use dissectors::s7comm::{self, anomalies, BlockId, Pdu, S7Message, S7Stream, TransactionKey};
@@ -138,29 +140,8 @@ impl S7Session {
     }
 }
 
-fn idx(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
-fn oriented(flow: &FlowInfo, requester_is_client: bool) -> FlowInfo {
-    if requester_is_client {
-        flow.clone()
-    } else {
-        FlowInfo { client: flow.server, server: flow.client, ..flow.clone() }
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len().min(MAX_VALUE_BYTES) * 2);
-    for b in bytes.iter().take(MAX_VALUE_BYTES) {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
-    }
-    out
+    hex_bytes(bytes, MAX_VALUE_BYTES)
 }
 
 fn block_name(b: &BlockId) -> String {
@@ -221,27 +202,15 @@ impl AppSession for S7Session {
     }
 
     fn on_timer(&mut self, ctx: &mut SessionCtx<'_>) {
-        let timeout = ctx.config.response_timeout_us;
-        let now = ctx.ts;
-        let mut k = 0;
-        while k < self.pending.len() {
-            if now.micros_since(self.pending[k].ts) >= timeout {
-                let p = self.pending.remove(k);
-                finish(ctx, p, None, Status::NoResponse);
-            } else {
-                k += 1;
-            }
+        for p in take_expired(&mut self.pending, ctx.ts, ctx.config.response_timeout_us, |p| p.ts) {
+            finish(ctx, p, None, Status::NoResponse);
         }
     }
 
     fn on_close(&mut self, ctx: &mut SessionCtx<'_>, end: FlowEnd) {
         let timeout = ctx.config.response_timeout_us;
         for p in std::mem::take(&mut self.pending) {
-            let status = if end == FlowEnd::EndOfCapture && ctx.ts.micros_since(p.ts) < timeout {
-                Status::Pending
-            } else {
-                Status::NoResponse
-            };
+            let status = unanswered_status(end, ctx.ts, p.ts, timeout);
             finish(ctx, p, None, status);
         }
     }
