@@ -587,7 +587,7 @@ impl<'p> Timeline<'p> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::capture::PcapSink;
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
@@ -632,14 +632,14 @@ mod tests {
     }
 
     #[derive(Default)]
-    struct DirState {
+    pub(crate) struct DirState {
         next_seq: Option<u32>,
         stream: Vec<u8>,
         fin: bool,
     }
 
     /// Checks sequence/ack continuity of every direction and returns each direction's stream.
-    fn check_tcp(
+    pub(crate) fn check_tcp(
         packets: &[Packet],
         retransmissions_allowed: bool,
     ) -> HashMap<(Ipv4Addr, u16, Ipv4Addr, u16), DirState> {

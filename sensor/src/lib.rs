@@ -8,6 +8,7 @@ pub mod config;
 pub mod decode;
 pub mod event;
 pub mod flow;
+pub mod jobs;
 pub mod output;
 pub mod pipeline;
 pub mod reassembly;

@@ -1,0 +1,1010 @@
+//! Period inference for one job, from the capture times of its requests alone.
+//!
+//! A [`PeriodEstimator`] is fed the request times (µs of capture time) of one job signature
+//! (same master, outstation, function, addresses). With no configuration it tells whether the
+//! job is periodic, its period and jitter, the window in which the next poll is on time, a
+//! second cadence of the same signature, and whether a new cadence has become sustained.
+//!
+//! # Algorithm
+//!
+//! The estimator keeps the last [`PeriodConfig::window`] request times in a ring. Every few
+//! requests it re-analyses the ring:
+//!
+//! 1. **Candidates.** The intervals between consecutive requests are sorted; the candidate
+//!    periods are the median of the densest cluster (a sliding window of relative width 25 %),
+//!    the medians of the three largest clusters, and the overall median.
+//! 2. **Comb fit.** Each candidate `P` is laid as a grid over the request times: walking the
+//!    requests, one that lands within a tolerance of `k·P` after the previous on-time request
+//!    (`1 ≤ k ≤ 4`, the tolerance growing as `√k`) is *on time* (`k − 1` polls were missed; of
+//!    several requests in the same slot's window the closest to the slot wins); one before
+//!    `P − tolerance` is *early* (a retry, a second cadence, an operator request) and does not
+//!    move the grid; one in between is *off grid*; one after more than four periods is a
+//!    *gap* (the job paused) and restarts the grid. After an off-grid request, the next one is
+//!    also tried against it, so a master that re-phases its schedule is followed. The score is
+//!    `on time − missed − off grid − 4 × gaps`: a sub-multiple `P/2` pays for every empty
+//!    slot, a multiple `2·P` explains only half the requests, retries and a second cadence
+//!    cost nothing. This pass uses a tolerance of 15 % of the candidate.
+//! 3. **Refinement.** The best candidate is refined to `Σ interval / Σ k` over its on-time
+//!    requests, and the fit is run again with a tolerance learned from the data (five robust
+//!    sigmas of the residuals, between 3 % and 25 % of the period), so that a precise job does
+//!    not swallow a second cadence or delayed requests close to its grid. The final period is
+//!    again `Σ interval / Σ k` (the period of the on-time chain), the jitter comes from the
+//!    residuals `interval − k·P` of the on-time requests.
+//! 4. **Classification.** Periodic when at least [`PeriodConfig::min_intervals`] requests came
+//!    exactly one period after the previous one and
+//!    - *coverage*, on-time requests / (on-time + missed slots + gaps), is ≥ 0.75 (missed polls),
+//!    - *purity*, on-time requests / intervals, is ≥ 0.5 (retries, other cadences, noise),
+//!    - the robust sigma of the residuals (1.4826 × median) is ≤ 15 % of the period, and
+//!    - *quality*, coverage × purity × regularity (`1 − sigma / 25 % of the period`), is ≥ 0.4.
+//!
+//!    Once periodic, a job stays so down to 0.6, 0.4, 20 % and 0.3 (hysteresis, so its state
+//!    does not flap). Random (exponential) requests reach a quality of at most 0.3: a grid laid
+//!    on them explains about half of them, loosely. The short recent window and the second
+//!    cadence, where chance alignments are likelier, need 0.75, 0.6, 10 % and 0.6.
+//! 5. **Second cadence.** Requests that arrive early or off grid relative to the learned
+//!    cadence are kept in a second ring (those less than half a period after the previous one
+//!    are folded into it, so a burst counts once) and analysed the same way; a periodic result
+//!    different from the main period is reported as [`PeriodEstimate::secondary_period_us`].
+//!
+//! # Cost and memory
+//!
+//! [`PeriodEstimator::observe`] is `O(1)` apart from re-analyses. The full one costs
+//! `O(window · candidates)` (at most 6 candidates) and runs after every request while the ring
+//! fills, then every [`PeriodConfig::recompute_every`] requests; the recent one costs
+//! `O(recent_window · candidates)` and also runs after each request that was not exactly on
+//! time. Amortised cost per request is therefore bounded by a constant
+//! (`≈ 6 · (window / recompute_every + recent_window)` grid steps at worst, nothing extra for
+//! a steady poll), independent of the job's length. Memory is fixed at construction: the
+//! request ring (`window` × 8 bytes), the off-grid ring (`window / 2` × 8 bytes) and the
+//! analysis scratch (about `window` × 32 bytes), roughly `44 × window` bytes — 2.8 KiB with the
+//! default window of 64. Nothing grows with the job's length.
+//!
+//! # Cadence changes
+//!
+//! [`PeriodEstimator::estimate`] follows the whole window and moves to a new cadence once it
+//! explains more of the window than the old one (for 1 s → 2 s, after about 25 requests of the
+//! new cadence). [`PeriodEstimator::recent_estimate`] analyses only the last
+//! [`PeriodConfig::recent_window`] requests; [`PeriodEstimator::period_changed_from`] compares
+//! it with a reference period (the baseline's): it answers `Some` once the recent window
+//! agrees on a different period, which is the definition of a *sustained* change (1 s → 2 s:
+//! after 5 slow polls; 2 s → 0.5 s: after 15 fast ones, since the old slow intervals
+//! count as missed fast polls).
+//!
+//! # Promise
+//!
+//! No input panics: timestamps that do not advance are ignored and counted, all arithmetic
+//! saturates, and every configuration value is clamped to a sane range.
+
+use std::collections::VecDeque;
+
+/// Most slots an on-time request may lie after the previous one (three missed polls in a row).
+/// Beyond that, the job paused (or the capture has a hole) and the grid restarts.
+const MAX_SLOTS: u64 = 4;
+/// Gaussian sigma from a median absolute deviation.
+const MAD_TO_SIGMA: f64 = 1.4826;
+/// Relative width of an interval cluster.
+const CLUSTER_RATIO: f64 = 1.25;
+/// Candidates closer than this ratio are the same candidate.
+const SAME_CANDIDATE_RATIO: f64 = 0.03;
+const MAX_CANDIDATES: usize = 6;
+/// Tolerance of the first, candidate-scoring pass, as a fraction of the candidate.
+const PASS1_TOL_RATIO: f64 = 0.15;
+/// Tolerance of the refined pass: this many robust sigmas of the residuals...
+const FIT_TOL_SIGMAS: f64 = 5.0;
+/// ...at least this fraction of the period and this many µs...
+const FIT_TOL_FLOOR_RATIO: f64 = 0.03;
+const FIT_TOL_FLOOR_US: f64 = 100.0;
+/// ...and at most this fraction of the period.
+const FIT_TOL_CEIL_RATIO: f64 = 0.25;
+/// A slot's window never reaches half-way to the next slot.
+const SLOT_TOL_CEIL_RATIO: f64 = 0.45;
+
+/// Thresholds of the periodic classification (see the module docs, step 4).
+#[derive(Debug, Clone, Copy)]
+struct Thresholds {
+    coverage: f64,
+    purity: f64,
+    sigma_ratio: f64,
+    /// coverage × purity × regularity.
+    quality: f64,
+}
+
+/// To become periodic.
+const ENTER: Thresholds = Thresholds { coverage: 0.75, purity: 0.5, sigma_ratio: 0.15, quality: 0.4 };
+/// For the short recent window and the second cadence, where fewer requests make a chance
+/// alignment of random requests likelier.
+const STRICT: Thresholds = Thresholds { coverage: 0.75, purity: 0.6, sigma_ratio: 0.1, quality: 0.6 };
+/// To stay periodic.
+const STAY: Thresholds = Thresholds { coverage: 0.6, purity: 0.4, sigma_ratio: 0.2, quality: 0.3 };
+
+/// Tuning of a [`PeriodEstimator`]. The defaults need no changing for polls from 1 ms to hours;
+/// out-of-range values are clamped (see each field).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeriodConfig {
+    /// Request times kept and analysed (8..=4096; default 64).
+    pub window: usize,
+    /// Most recent requests analysed by [`PeriodEstimator::recent_estimate`]
+    /// (`min_intervals + 1..=window`; default 16).
+    pub recent_window: usize,
+    /// On-time intervals of exactly one period needed before a period is claimed
+    /// (2..`window`; default 5).
+    pub min_intervals: usize,
+    /// Once the ring is full, re-analyse every this many requests (1..=`window`; default 8).
+    pub recompute_every: usize,
+    /// On-time tolerance: this many times the jitter (p95 deviation)... (finite, ≥ 0; default 3)
+    pub tolerance_jitter_factor: f64,
+    /// ...at least this fraction of the period... (0..=0.5; default 0.02)
+    pub tolerance_floor_ratio: f64,
+    /// ...and at least this many µs (default 5 ms); never more than half the period.
+    pub tolerance_floor_us: u64,
+    /// Two periods are the same cadence when they differ by at most this fraction of the
+    /// reference, or by `tolerance_floor_us` (0..=1; default 0.05).
+    pub change_ratio: f64,
+}
+
+impl Default for PeriodConfig {
+    fn default() -> Self {
+        PeriodConfig {
+            window: 64,
+            recent_window: 16,
+            min_intervals: 5,
+            recompute_every: 8,
+            tolerance_jitter_factor: 3.0,
+            tolerance_floor_ratio: 0.02,
+            tolerance_floor_us: 5_000,
+            change_ratio: 0.05,
+        }
+    }
+}
+
+impl PeriodConfig {
+    /// The same configuration with every field inside its documented range.
+    fn sanitized(self) -> PeriodConfig {
+        let d = PeriodConfig::default();
+        let window = self.window.clamp(8, 4096);
+        let min_intervals = self.min_intervals.clamp(2, window - 1);
+        let finite_in = |v: f64, lo: f64, hi: f64, default: f64| {
+            if v.is_finite() && v >= lo && v <= hi {
+                v
+            } else {
+                default
+            }
+        };
+        PeriodConfig {
+            window,
+            recent_window: self.recent_window.clamp(min_intervals + 1, window),
+            min_intervals,
+            recompute_every: self.recompute_every.clamp(1, window),
+            tolerance_jitter_factor: finite_in(self.tolerance_jitter_factor, 0.0, 1e6, d.tolerance_jitter_factor),
+            tolerance_floor_ratio: finite_in(self.tolerance_floor_ratio, 0.0, 0.5, d.tolerance_floor_ratio),
+            tolerance_floor_us: self.tolerance_floor_us,
+            change_ratio: finite_in(self.change_ratio, 0.0, 1.0, d.change_ratio),
+        }
+    }
+}
+
+/// What the estimator has concluded about a job so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cadence {
+    /// Fewer than `min_intervals + 1` requests seen: too early to tell.
+    Learning,
+    /// A cadence explains the requests: [`PeriodEstimator::estimate`] is `Some`.
+    Periodic,
+    /// Enough requests, no cadence: operator writes, one-off commands, irregular traffic.
+    Aperiodic,
+}
+
+/// How one request fitted the cadence known when it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Observation {
+    /// Not later than the previous request: ignored.
+    Ignored,
+    /// No periodic cadence is known yet (learning, or aperiodic).
+    NoCadence,
+    /// On a slot of the grid, within the tolerance; `skipped` polls were missing before it.
+    OnTime { skipped: u32 },
+    /// Before the next slot's window: a retry, a second cadence, an extra request. The grid
+    /// does not move.
+    Early,
+    /// Later than a slot's window but not on a later slot: a late poll, or a re-phased master
+    /// (followed if the next request confirms the new phase).
+    OffGrid,
+    /// More than four periods after the previous on-time request: the job paused (or the
+    /// capture has a hole); the grid restarts here.
+    AfterGap,
+}
+
+/// A periodic job's learned cadence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeriodEstimate {
+    /// The period, µs.
+    pub period_us: u64,
+    /// Jitter: the 95th percentile of |interval − k·period| over the on-time requests, µs.
+    pub jitter_us: u64,
+    /// Median of the same deviations, µs (a robust, typical jitter).
+    pub mad_us: u64,
+    /// Half-width of the on-time window around each expected poll, µs:
+    /// `max(tolerance_jitter_factor × jitter, tolerance_floor_ratio × period,
+    /// tolerance_floor_us)`, at most half the period.
+    pub tolerance_us: u64,
+    /// 0..=1: coverage × purity × regularity × maturity (module docs, step 4; maturity
+    /// reaches 1 at `3 × min_intervals` on-time intervals).
+    pub confidence: f64,
+    /// Requests seen over the job's life (not only those in the window).
+    pub samples: u64,
+    /// A second cadence of the same signature, µs (e.g. a 10 s burst beside a 1 s poll).
+    pub secondary_period_us: Option<u64>,
+}
+
+impl PeriodEstimate {
+    /// `[earliest, latest]` capture time at which the poll after `last_ts_us` is on time:
+    /// `last + period ∓ tolerance`, saturating.
+    pub fn expected_next(&self, last_ts_us: u64) -> (u64, u64) {
+        let due = last_ts_us.saturating_add(self.period_us);
+        (due.saturating_sub(self.tolerance_us), due.saturating_add(self.tolerance_us))
+    }
+}
+
+/// Infers the cadence of one job from its request times. See the module docs.
+#[derive(Debug, Clone)]
+pub struct PeriodEstimator {
+    cfg: PeriodConfig,
+    /// The last `cfg.window` accepted request times, oldest first.
+    times: VecDeque<u64>,
+    /// Early and off-grid requests (bursts folded), for the second cadence.
+    off_grid: VecDeque<u64>,
+    off_grid_capacity: usize,
+    last_ts: Option<u64>,
+    samples: u64,
+    ignored: u64,
+    since_recompute: usize,
+    cadence: Cadence,
+    primary: Option<PeriodEstimate>,
+    recent: Option<PeriodEstimate>,
+    secondary_periodic: bool,
+    /// The online position on the primary grid.
+    tracker: Tracker,
+    scratch: Scratch,
+}
+
+impl Default for PeriodEstimator {
+    fn default() -> Self {
+        PeriodEstimator::new(PeriodConfig::default())
+    }
+}
+
+impl PeriodEstimator {
+    /// A fresh estimator; all memory it will ever use is allocated here.
+    pub fn new(config: PeriodConfig) -> Self {
+        let cfg = config.sanitized();
+        let off_grid_capacity = (cfg.window / 2).max(cfg.min_intervals + 2);
+        PeriodEstimator {
+            cfg,
+            times: VecDeque::with_capacity(cfg.window),
+            off_grid: VecDeque::with_capacity(off_grid_capacity),
+            off_grid_capacity,
+            last_ts: None,
+            samples: 0,
+            ignored: 0,
+            since_recompute: 0,
+            cadence: Cadence::Learning,
+            primary: None,
+            recent: None,
+            secondary_periodic: false,
+            tracker: Tracker::default(),
+            scratch: Scratch::with_capacity(cfg.window),
+        }
+    }
+
+    /// The configuration in force (after clamping).
+    pub fn config(&self) -> &PeriodConfig {
+        &self.cfg
+    }
+
+    /// Feeds the capture time of one request of the job, and tells how it fitted the cadence
+    /// known before it. Times must not go backwards; one that is not later than the previous
+    /// request is ignored (and counted in [`PeriodEstimator::ignored`]).
+    pub fn observe(&mut self, ts_us: u64) -> Observation {
+        if self.last_ts.is_some_and(|last| ts_us <= last) {
+            self.ignored = self.ignored.saturating_add(1);
+            return Observation::Ignored;
+        }
+        self.last_ts = Some(ts_us);
+        self.samples = self.samples.saturating_add(1);
+        if self.times.len() >= self.cfg.window {
+            self.times.pop_front();
+        }
+        self.times.push_back(ts_us);
+
+        let observation = match self.primary {
+            Some(est) => {
+                let grid = Grid { period: est.period_us as f64, tol: est.tolerance_us as f64 };
+                let observation = match self.tracker.step(&grid, ts_us) {
+                    Step::First => Observation::NoCadence,
+                    Step::On { k, .. } | Step::Shift { k, .. } => {
+                        Observation::OnTime { skipped: u32::try_from(k.saturating_sub(1)).unwrap_or(u32::MAX) }
+                    }
+                    Step::Early => Observation::Early,
+                    Step::Off => Observation::OffGrid,
+                    Step::Gap => Observation::AfterGap,
+                };
+                if matches!(observation, Observation::Early | Observation::OffGrid) {
+                    self.push_off_grid(ts_us, est.period_us);
+                }
+                observation
+            }
+            None => Observation::NoCadence,
+        };
+
+        self.since_recompute += 1;
+        if self.samples <= self.cfg.window as u64 || self.since_recompute >= self.cfg.recompute_every {
+            self.recompute();
+        } else if !matches!(observation, Observation::OnTime { skipped: 0 }) {
+            // Only an irregular request can start a new cadence: the cheap recent analysis
+            // keeps `period_changed_from` prompt without re-analysing steady polls.
+            self.recompute_recent();
+        }
+        observation
+    }
+
+    /// The learned cadence over the whole window, when the job is periodic.
+    pub fn estimate(&self) -> Option<PeriodEstimate> {
+        self.primary.map(|e| self.current(e))
+    }
+
+    /// The cadence of the last [`PeriodConfig::recent_window`] requests alone, when they are
+    /// periodic (no second cadence, no hysteresis). It reacts to a change of cadence within
+    /// about `min_intervals + 1` requests of the new cadence.
+    pub fn recent_estimate(&self) -> Option<PeriodEstimate> {
+        self.recent.map(|e| self.current(e))
+    }
+
+    /// `Some(recent estimate)` when the recent requests agree on a period different from
+    /// `reference_period_us` (by more than `change_ratio` of it, and more than
+    /// `tolerance_floor_us`): a sustained change of cadence, faster or slower.
+    pub fn period_changed_from(&self, reference_period_us: u64) -> Option<PeriodEstimate> {
+        self.recent_estimate().filter(|recent| !self.same_cadence(reference_period_us, recent.period_us))
+    }
+
+    /// Learning, periodic or aperiodic.
+    pub fn cadence(&self) -> Cadence {
+        self.cadence
+    }
+
+    /// Whether a cadence explains the job's requests.
+    pub fn is_periodic(&self) -> bool {
+        self.primary.is_some()
+    }
+
+    /// Requests accepted over the job's life.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// Requests ignored because their time did not advance.
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// The latest accepted request time.
+    pub fn last_seen(&self) -> Option<u64> {
+        self.last_ts
+    }
+
+    /// The latest request that was on the grid (retries and extra requests excluded), when
+    /// periodic: the natural argument of [`PeriodEstimator::expected_next`].
+    pub fn last_on_time(&self) -> Option<u64> {
+        self.primary.and(self.tracker.anchor)
+    }
+
+    /// `[earliest, latest]` capture time at which the poll after `last_ts_us` is on time,
+    /// when periodic. See [`PeriodEstimate::expected_next`].
+    pub fn expected_next(&self, last_ts_us: u64) -> Option<(u64, u64)> {
+        self.primary.map(|est| est.expected_next(last_ts_us))
+    }
+
+    /// A cached estimate with the current sample count (estimates are recomputed only every
+    /// few requests).
+    fn current(&self, mut e: PeriodEstimate) -> PeriodEstimate {
+        e.samples = self.samples;
+        e
+    }
+
+    /// Whether `b` is the same cadence as the reference `a`.
+    fn same_cadence(&self, a: u64, b: u64) -> bool {
+        let allowed = (a as f64 * self.cfg.change_ratio).max(self.cfg.tolerance_floor_us as f64);
+        (a.abs_diff(b) as f64) <= allowed
+    }
+
+    fn push_off_grid(&mut self, ts_us: u64, period_us: u64) {
+        // A burst counts once: a second cadence is no faster than the dominant one.
+        if self.off_grid.back().is_some_and(|&prev| ts_us.saturating_sub(prev) < period_us / 2) {
+            return;
+        }
+        if self.off_grid.len() >= self.off_grid_capacity {
+            self.off_grid.pop_front();
+        }
+        self.off_grid.push_back(ts_us);
+    }
+
+    /// Re-analyses the recent window alone: `O(recent_window · candidates)`.
+    fn recompute_recent(&mut self) {
+        let cfg = self.cfg;
+        let times: &[u64] = self.times.make_contiguous();
+        let recent_from = times.len().saturating_sub(cfg.recent_window);
+        let recent = analyse(&times[recent_from..], &cfg, &mut self.scratch, STRICT);
+        self.recent = recent.filter(|a| a.periodic).map(|a| a.to_estimate(&cfg, self.samples, None));
+    }
+
+    /// Re-analyses the whole window, the recent window and the off-grid ring.
+    fn recompute(&mut self) {
+        self.since_recompute = 0;
+        self.recompute_recent();
+        let cfg = self.cfg;
+        let was_periodic = self.primary.is_some();
+        let times: &[u64] = self.times.make_contiguous();
+        let full = analyse(times, &cfg, &mut self.scratch, if was_periodic { STAY } else { ENTER });
+
+        let Some(full) = full else {
+            self.cadence = Cadence::Learning;
+            self.primary = None;
+            return;
+        };
+        if !full.periodic {
+            self.cadence = Cadence::Aperiodic;
+            self.primary = None;
+            self.off_grid.clear();
+            self.secondary_periodic = false;
+            return;
+        }
+        let period_us = full.period_us();
+        if let Some(old) = self.primary {
+            if !self.same_cadence(old.period_us, period_us) {
+                // Early/off-grid relative to another grid: no evidence of a second cadence.
+                self.off_grid.clear();
+                self.secondary_periodic = false;
+            }
+        }
+        self.tracker = full.tracker;
+
+        let off: &[u64] = self.off_grid.make_contiguous();
+        let secondary = analyse(off, &cfg, &mut self.scratch, if self.secondary_periodic { STAY } else { STRICT })
+            .filter(|a| a.periodic)
+            .map(|a| a.period_us())
+            .filter(|&p| !self.same_cadence(period_us, p));
+        self.secondary_periodic = secondary.is_some();
+
+        self.cadence = Cadence::Periodic;
+        self.primary = Some(full.to_estimate(&cfg, self.samples, secondary));
+    }
+}
+
+/// Scratch buffers of the analysis, sized once.
+#[derive(Debug, Clone)]
+struct Scratch {
+    intervals: Vec<u64>,
+    /// `(interval, slots)` of each on-time request of the current fit.
+    hits: Vec<(u64, u64)>,
+    residuals: Vec<f64>,
+    candidates: Vec<f64>,
+}
+
+impl Scratch {
+    fn with_capacity(window: usize) -> Scratch {
+        Scratch {
+            intervals: Vec::with_capacity(window),
+            hits: Vec::with_capacity(window),
+            residuals: Vec::with_capacity(window),
+            candidates: Vec::with_capacity(MAX_CANDIDATES),
+        }
+    }
+}
+
+/// A cadence laid over time: slots every `period` µs, each `tol` µs wide on either side.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    period: f64,
+    tol: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    On(u64),
+    Early,
+    Off,
+    Gap,
+}
+
+impl Grid {
+    /// Half-width of slot `k`'s window: jitter adds up over `k` intervals.
+    fn tol_at(&self, k: u64) -> f64 {
+        (self.tol * (k as f64).sqrt()).min(SLOT_TOL_CEIL_RATIO * self.period)
+    }
+
+    /// Where `t` falls relative to an on-time request at `anchor`, with its residual.
+    fn slot(&self, anchor: u64, t: u64) -> (Slot, f64) {
+        let d = t.saturating_sub(anchor) as f64;
+        let p = self.period;
+        let k = (d / p).round();
+        if k >= 1.0 && k <= MAX_SLOTS as f64 {
+            let k = k as u64;
+            let r = d - k as f64 * p;
+            if r.abs() <= self.tol_at(k) {
+                return (Slot::On(k), r);
+            }
+        }
+        if d < p - self.tol_at(1) {
+            (Slot::Early, 0.0)
+        } else if d > MAX_SLOTS as f64 * p + self.tol_at(MAX_SLOTS) {
+            (Slot::Gap, 0.0)
+        } else {
+            (Slot::Off, 0.0)
+        }
+    }
+}
+
+/// The position on a grid while walking requests: the last on-time request, and the last
+/// off-grid one (a possible new phase).
+#[derive(Debug, Clone, Copy, Default)]
+struct Tracker {
+    anchor: Option<u64>,
+    alt: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    First,
+    On {
+        k: u64,
+        d: u64,
+    },
+    /// On time relative to the previous off-grid request: the schedule re-phased.
+    Shift {
+        k: u64,
+        d: u64,
+    },
+    Early,
+    Off,
+    Gap,
+}
+
+impl Tracker {
+    fn step(&mut self, grid: &Grid, t: u64) -> Step {
+        let Some(anchor) = self.anchor else {
+            self.anchor = Some(t);
+            return Step::First;
+        };
+        let (slot, _) = grid.slot(anchor, t);
+        match slot {
+            Slot::On(k) => {
+                self.anchor = Some(t);
+                self.alt = None;
+                Step::On { k, d: t.saturating_sub(anchor) }
+            }
+            Slot::Gap => {
+                self.anchor = Some(t);
+                self.alt = None;
+                Step::Gap
+            }
+            Slot::Early | Slot::Off => {
+                if let Some(alt) = self.alt {
+                    if let (Slot::On(k), _) = grid.slot(alt, t) {
+                        self.anchor = Some(t);
+                        self.alt = None;
+                        return Step::Shift { k, d: t.saturating_sub(alt) };
+                    }
+                }
+                self.alt = Some(t);
+                if slot == Slot::Early {
+                    Step::Early
+                } else {
+                    Step::Off
+                }
+            }
+        }
+    }
+}
+
+/// Counts of one comb fit.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fit {
+    hits: u64,
+    direct: u64,
+    missed: u64,
+    off: u64,
+    gaps: u64,
+    sum_d: f64,
+    sum_k: f64,
+    tracker: Tracker,
+}
+
+impl Fit {
+    fn score(&self) -> i64 {
+        let s = self.hits as i128 - self.missed as i128 - self.off as i128 - (self.gaps as i128) * MAX_SLOTS as i128;
+        i64::try_from(s).unwrap_or(if s < 0 { i64::MIN } else { i64::MAX })
+    }
+}
+
+/// Lays `grid` over `times`; records `(interval, slots)` of on-time requests into `hits`.
+fn fit(times: &[u64], grid: &Grid, hits: &mut Vec<(u64, u64)>) -> Fit {
+    hits.clear();
+    let mut f = Fit::default();
+    let mut i = 0;
+    while i < times.len() {
+        // Of several requests in the same slot's window, the closest to the slot is the poll
+        // (the others are retries or delayed requests): look ahead for it.
+        if let Some(anchor) = f.tracker.anchor {
+            if let (Slot::On(k), r) = grid.slot(anchor, times[i]) {
+                let mut best = (i, r.abs());
+                for (j, &tj) in times.iter().enumerate().skip(i + 1) {
+                    match grid.slot(anchor, tj) {
+                        (Slot::On(kj), rj) if kj == k => {
+                            if rj.abs() < best.1 {
+                                best = (j, rj.abs());
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                i = best.0;
+            }
+        }
+        let Some(&t) = times.get(i) else { break };
+        i += 1;
+        match f.tracker.step(grid, t) {
+            Step::On { k, d } | Step::Shift { k, d } => {
+                f.hits += 1;
+                if k == 1 {
+                    f.direct += 1;
+                }
+                f.missed += k - 1;
+                f.sum_d += d as f64;
+                f.sum_k += k as f64;
+                hits.push((d, k));
+            }
+            Step::Off => f.off += 1,
+            Step::Gap => f.gaps += 1,
+            Step::First | Step::Early => {}
+        }
+    }
+    f
+}
+
+/// The result of analysing a slice of request times.
+#[derive(Debug, Clone, Copy)]
+struct Analysis {
+    period: f64,
+    jitter_p95: f64,
+    mad: f64,
+    confidence: f64,
+    periodic: bool,
+    tracker: Tracker,
+}
+
+impl Analysis {
+    fn period_us(&self) -> u64 {
+        (self.period.round() as u64).max(1)
+    }
+
+    fn to_estimate(self, cfg: &PeriodConfig, samples: u64, secondary: Option<u64>) -> PeriodEstimate {
+        let period_us = self.period_us();
+        let tolerance = (cfg.tolerance_jitter_factor * self.jitter_p95)
+            .max(cfg.tolerance_floor_ratio * self.period)
+            .max(cfg.tolerance_floor_us as f64)
+            .min(self.period / 2.0);
+        PeriodEstimate {
+            period_us,
+            jitter_us: self.jitter_p95.round() as u64,
+            mad_us: self.mad.round() as u64,
+            tolerance_us: tolerance.round() as u64,
+            confidence: if self.confidence.is_finite() { self.confidence.clamp(0.0, 1.0) } else { 0.0 },
+            samples,
+            secondary_period_us: secondary,
+        }
+    }
+}
+
+/// Analyses strictly increasing request times (module docs, steps 1–4). `None` when there are
+/// too few intervals to tell.
+fn analyse(times: &[u64], cfg: &PeriodConfig, scratch: &mut Scratch, th: Thresholds) -> Option<Analysis> {
+    scratch.intervals.clear();
+    scratch.intervals.extend(times.windows(2).map(|w| w[1].saturating_sub(w[0])).filter(|&d| d > 0));
+    let n_intervals = scratch.intervals.len();
+    if n_intervals < cfg.min_intervals {
+        return None;
+    }
+    scratch.intervals.sort_unstable();
+    candidates(&scratch.intervals, &mut scratch.candidates);
+
+    let aperiodic = Analysis {
+        period: 0.0,
+        jitter_p95: 0.0,
+        mad: 0.0,
+        confidence: 0.0,
+        periodic: false,
+        tracker: Tracker::default(),
+    };
+
+    // Pass 1: score each candidate with a wide tolerance.
+    let mut best: Option<(Fit, f64)> = None;
+    for &c in &scratch.candidates {
+        let grid = Grid { period: c, tol: PASS1_TOL_RATIO * c };
+        let f = fit(times, &grid, &mut scratch.hits);
+        let better = match &best {
+            None => true,
+            Some((b, bc)) => f.score() > b.score() || (f.score() == b.score() && c > *bc),
+        };
+        if better {
+            best = Some((f, c));
+        }
+    }
+    let Some((_, candidate)) = best else {
+        return Some(aperiodic);
+    };
+    // Re-run the winner to get its on-time intervals back into the scratch.
+    let first = fit(times, &Grid { period: candidate, tol: PASS1_TOL_RATIO * candidate }, &mut scratch.hits);
+    if first.sum_k <= 0.0 {
+        return Some(aperiodic);
+    }
+    let p1 = first.sum_d / first.sum_k;
+    let sigma1 = MAD_TO_SIGMA * residual_quantile(&scratch.hits, p1, &mut scratch.residuals, 0.5);
+    let tol2 =
+        (FIT_TOL_SIGMAS * sigma1).max(FIT_TOL_FLOOR_RATIO * p1).max(FIT_TOL_FLOOR_US).min(FIT_TOL_CEIL_RATIO * p1);
+
+    // Pass 2: the refined period with a tolerance learned from the data.
+    let second = fit(times, &Grid { period: p1, tol: tol2 }, &mut scratch.hits);
+    if second.sum_k <= 0.0 {
+        return Some(aperiodic);
+    }
+    let period = second.sum_d / second.sum_k;
+    let mad = residual_quantile(&scratch.hits, period, &mut scratch.residuals, 0.5);
+    let jitter_p95 = quantile_sorted(&scratch.residuals, 0.95);
+    let sigma = MAD_TO_SIGMA * mad;
+
+    let intervals = (times.len() - 1) as f64;
+    let coverage = second.hits as f64 / (second.hits + second.missed + second.gaps).max(1) as f64;
+    let purity = second.hits as f64 / intervals.max(1.0);
+    let sigma_ratio = sigma / period;
+    let regularity = (1.0 - sigma_ratio / FIT_TOL_CEIL_RATIO).clamp(0.0, 1.0);
+    let quality = coverage * purity.min(1.0) * regularity;
+    let maturity = (second.direct as f64 / (3 * cfg.min_intervals) as f64).min(1.0);
+    let periodic = second.direct as usize >= cfg.min_intervals
+        && coverage >= th.coverage
+        && purity >= th.purity
+        && sigma_ratio <= th.sigma_ratio
+        && quality >= th.quality;
+    Some(Analysis { period, jitter_p95, mad, confidence: quality * maturity, periodic, tracker: second.tracker })
+}
+
+/// Fills `residuals` with the sorted |interval − k·period| of `hits`; returns quantile `q`.
+fn residual_quantile(hits: &[(u64, u64)], period: f64, residuals: &mut Vec<f64>, q: f64) -> f64 {
+    residuals.clear();
+    residuals.extend(hits.iter().map(|&(d, k)| (d as f64 - k as f64 * period).abs()));
+    residuals.sort_unstable_by(f64::total_cmp);
+    quantile_sorted(residuals, q)
+}
+
+/// Nearest-rank quantile of sorted values; 0 when empty.
+fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Candidate periods from the sorted intervals (module docs, step 1).
+fn candidates(sorted: &[u64], out: &mut Vec<f64>) {
+    out.clear();
+    let n = sorted.len();
+    if n == 0 {
+        return;
+    }
+    // The densest cluster first: it is the best candidate in nearly every job.
+    let mut best = (0usize, 0usize);
+    let mut j = 0usize;
+    for i in 0..n {
+        j = j.max(i);
+        let limit = sorted[i] as f64 * CLUSTER_RATIO;
+        while j < n && sorted[j] as f64 <= limit {
+            j += 1;
+        }
+        if j - i > best.1 - best.0 {
+            best = (i, j);
+        }
+    }
+    push_candidate(out, median_of(&sorted[best.0..best.1]));
+
+    // The three largest greedy clusters.
+    let mut top: [(usize, f64); 3] = [(0, 0.0); 3];
+    let mut start = 0usize;
+    while start < n {
+        let limit = sorted[start] as f64 * CLUSTER_RATIO;
+        let mut end = start + 1;
+        while end < n && sorted[end] as f64 <= limit {
+            end += 1;
+        }
+        let size = end - start;
+        if let Some(pos) = top.iter().position(|&(s, _)| size > s) {
+            top[pos..].rotate_right(1);
+            top[pos] = (size, median_of(&sorted[start..end]));
+        }
+        start = end;
+    }
+    for &(size, median) in &top {
+        if size > 0 {
+            push_candidate(out, median);
+        }
+    }
+    push_candidate(out, median_of(sorted));
+}
+
+fn median_of(sorted: &[u64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => sorted[(n - 1) / 2] as f64,
+    }
+}
+
+fn push_candidate(out: &mut Vec<f64>, c: f64) {
+    if c >= 1.0 && out.len() < MAX_CANDIDATES && !out.iter().any(|&o| (o - c).abs() <= SAME_CANDIDATE_RATIO * o.max(c))
+    {
+        out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(est: &mut PeriodEstimator, times: impl IntoIterator<Item = u64>) {
+        for t in times {
+            est.observe(t);
+        }
+    }
+
+    fn exact(start: u64, period: u64, n: u64) -> impl Iterator<Item = u64> {
+        (0..n).map(move |i| start + i * period)
+    }
+
+    #[test]
+    fn learning_until_min_intervals() {
+        let mut est = PeriodEstimator::default();
+        for (i, t) in exact(1_000_000, 1_000_000, 5).enumerate() {
+            assert_eq!(est.observe(t), Observation::NoCadence, "sample {i}");
+            assert_eq!(est.cadence(), Cadence::Learning);
+        }
+        est.observe(6_000_000);
+        assert_eq!(est.cadence(), Cadence::Periodic);
+        let e = est.estimate();
+        assert_eq!(e.map(|e| e.period_us), Some(1_000_000));
+    }
+
+    #[test]
+    fn exact_period() {
+        for period in [100_000u64, 1_000_000, 10_000_000, 60_000_000, 3_600_000_000] {
+            let mut est = PeriodEstimator::default();
+            feed(&mut est, exact(42, period, 100));
+            let Some(e) = est.estimate() else { panic!("{period}: not periodic") };
+            assert_eq!(e.period_us, period);
+            assert_eq!(e.jitter_us, 0);
+            assert_eq!(e.samples, 100);
+            assert_eq!(e.secondary_period_us, None);
+            assert!(e.confidence > 0.99, "{e:?}");
+            let tol = (period / 50).max(5_000);
+            assert_eq!(e.tolerance_us, tol);
+            let last = 42 + 99 * period;
+            assert_eq!(est.last_on_time(), Some(last));
+            assert_eq!(est.expected_next(last), Some((last + period - tol, last + period + tol)));
+        }
+    }
+
+    #[test]
+    fn observations() {
+        let mut est = PeriodEstimator::default();
+        feed(&mut est, exact(0, 1_000_000, 20));
+        let last = 19_000_000;
+        assert_eq!(est.observe(last), Observation::Ignored);
+        assert_eq!(est.observe(last - 5), Observation::Ignored);
+        assert_eq!(est.ignored(), 2);
+        assert_eq!(est.observe(last + 1_000_300), Observation::OnTime { skipped: 0 });
+        let last = last + 1_000_300;
+        assert_eq!(est.observe(last + 40_000), Observation::Early); // a retry
+        assert_eq!(est.observe(last + 2_000_100), Observation::OnTime { skipped: 1 });
+        let last = last + 2_000_100;
+        assert_eq!(est.observe(last + 1_300_000), Observation::OffGrid); // late
+        assert_eq!(est.observe(last + 2_000_000), Observation::OnTime { skipped: 1 });
+        let last = last + 2_000_000;
+        assert_eq!(est.observe(last + 30_000_000), Observation::AfterGap);
+        assert_eq!(est.last_on_time(), Some(last + 30_000_000));
+    }
+
+    #[test]
+    fn follows_a_rephased_schedule() {
+        let mut est = PeriodEstimator::default();
+        feed(&mut est, exact(0, 1_000_000, 30));
+        // The master restarts its timer 400 ms out of phase.
+        let base = 29_000_000 + 1_400_000;
+        assert_eq!(est.observe(base), Observation::OffGrid);
+        assert_eq!(est.observe(base + 1_000_000), Observation::OnTime { skipped: 0 });
+        assert_eq!(est.observe(base + 2_000_000), Observation::OnTime { skipped: 0 });
+    }
+
+    #[test]
+    fn duplicates_and_backwards_are_ignored() {
+        let mut est = PeriodEstimator::default();
+        let mut n = 0;
+        for t in exact(0, 500_000, 40) {
+            est.observe(t);
+            est.observe(t);
+            est.observe(t.saturating_sub(100));
+            n += 1;
+        }
+        assert_eq!(est.samples(), n);
+        assert_eq!(est.estimate().map(|e| e.period_us), Some(500_000));
+    }
+
+    #[test]
+    fn gap_does_not_break_periodicity() {
+        let mut est = PeriodEstimator::default();
+        feed(&mut est, exact(0, 1_000_000, 30));
+        feed(&mut est, exact(100_000_000, 1_000_000, 30));
+        assert_eq!(est.estimate().map(|e| e.period_us), Some(1_000_000));
+    }
+
+    #[test]
+    fn random_pairs_are_not_a_period() {
+        // Requests in pairs 50 ms apart at irregular times: no cadence.
+        let mut est = PeriodEstimator::default();
+        let mut t = 0u64;
+        for i in 0..60u64 {
+            t += 3_000_000 + (i * 7_919_000) % 11_000_000;
+            est.observe(t);
+            est.observe(t + 50_000);
+        }
+        assert_eq!(est.cadence(), Cadence::Aperiodic, "{:?}", est.estimate());
+    }
+
+    #[test]
+    fn candidates_dedupe_and_bound() {
+        let mut out = Vec::new();
+        candidates(&[10, 11, 12, 100, 101, 1_000, 5_000, 9_000], &mut out);
+        assert!(out.len() <= MAX_CANDIDATES);
+        assert!(out.iter().all(|&c| c >= 1.0));
+        candidates(&[], &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn config_is_clamped() {
+        let cfg = PeriodConfig {
+            window: 0,
+            recent_window: 0,
+            min_intervals: 0,
+            recompute_every: 0,
+            tolerance_jitter_factor: f64::NAN,
+            tolerance_floor_ratio: -1.0,
+            tolerance_floor_us: u64::MAX,
+            change_ratio: f64::INFINITY,
+        };
+        let est = PeriodEstimator::new(cfg);
+        let c = est.config();
+        assert_eq!(c.window, 8);
+        assert_eq!(c.min_intervals, 2);
+        assert_eq!(c.recent_window, 3);
+        assert_eq!(c.recompute_every, 1);
+        assert_eq!(c.tolerance_jitter_factor, 3.0);
+        assert_eq!(c.tolerance_floor_ratio, 0.02);
+        assert_eq!(c.change_ratio, 0.05);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut est = PeriodEstimator::default();
+        feed(&mut est, exact(0, 1_000, 100_000));
+        assert!(est.times.len() <= est.cfg.window);
+        assert!(est.off_grid.len() <= est.off_grid_capacity);
+        assert!(est.scratch.intervals.capacity() <= est.cfg.window);
+        assert!(est.scratch.hits.capacity() <= est.cfg.window);
+    }
+}
