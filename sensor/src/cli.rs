@@ -78,6 +78,14 @@ pub struct Cli {
     /// Verify TCP checksums and drop bad segments (off by default: offload makes them wrong).
     #[arg(long = "verify-checksums")]
     pub verify_checksums: bool,
+
+    /// Most object headers in one DNP3 message before a `dnp3.too_many_objects` anomaly.
+    #[arg(long = "max-objects", value_name = "N", default_value_t = 2048)]
+    pub max_objects: usize,
+
+    /// Most points in one DNP3 message before a `dnp3.too_many_points` anomaly.
+    #[arg(long = "max-points", value_name = "N", default_value_t = 16384)]
+    pub max_points: u32,
 }
 
 /// `5s`, `500ms`, `2m`, or a bare number of seconds.
@@ -109,6 +117,8 @@ impl Cli {
             max_values_per_transaction: self.max_values,
             stats_interval_us: micros(self.stats_interval),
             verify_checksums: self.verify_checksums,
+            max_objects_per_message: self.max_objects,
+            max_points_per_message: self.max_points,
         }
     }
 }

@@ -23,6 +23,10 @@ pub struct Config {
     pub stats_interval_us: u64,
     /// Verify TCP checksums and drop bad segments (off by default: offload makes them wrong).
     pub verify_checksums: bool,
+    /// Most object headers decoded in one DNP3 message before `dnp3.too_many_objects`.
+    pub max_objects_per_message: usize,
+    /// Most points in one DNP3 message before `dnp3.too_many_points`.
+    pub max_points_per_message: u32,
 }
 
 impl Default for Config {
@@ -38,6 +42,8 @@ impl Default for Config {
             max_values_per_transaction: 64,
             stats_interval_us: 60_000_000,
             verify_checksums: false,
+            max_objects_per_message: 2048,
+            max_points_per_message: 16384,
         }
     }
 }

@@ -44,8 +44,14 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     not_this_protocol: &anomalies::NON_DNP3_TRAFFIC,
 };
 
-fn new_session(_config: &Config) -> Box<dyn AppSession> {
-    Box::<Dnp3Session>::default()
+fn new_session(config: &Config) -> Box<dyn AppSession> {
+    Box::new(Dnp3Session {
+        limits: objects::Limits {
+            max_objects: config.max_objects_per_message,
+            max_points: config.max_points_per_message,
+        },
+        ..Dnp3Session::default()
+    })
 }
 
 /// A request awaiting its response (or the rest of a multi-fragment response).
@@ -78,6 +84,8 @@ pub struct Dnp3Session {
     reassemblers: Vec<((usize, u16, u16), TransportReassembler)>,
     pending: Vec<Pending>,
     limiter: AnomalyLimiter,
+    /// Object and point limits per message (`--max-objects`, `--max-points`).
+    limits: objects::Limits,
 }
 
 impl AppSession for Dnp3Session {
@@ -187,11 +195,13 @@ impl Dnp3Session {
                 self.reassemblers.len() - 1
             }
         };
+        let limits = self.limits;
         let Some((_, reassembler)) = self.reassemblers.get_mut(at) else { return };
         let segment = reassembler.push(frame.user_data());
         let segment_anomalies = segment.anomalies;
         // The fragment borrows the reassembler: decode it into owned data before anything else.
-        let decoded = segment.fragment.map(|fragment| application::parse(fragment).map(|m| Decoded::new(&m)));
+        let decoded =
+            segment.fragment.map(|fragment| application::parse_with_limits(fragment, limits).map(|m| Decoded::new(&m)));
         for kind in segment_anomalies.iter() {
             ctx.stats.anomalies += 1;
             self.raise(ctx, kind, dir, None);
