@@ -44,6 +44,15 @@ pub mod tcp_anomalies {
     };
 }
 
+/// How the packet that creates a flow tells which side is the client.
+#[derive(Clone, Copy, Debug)]
+enum Orientation {
+    /// A handshake packet said so.
+    ClientIsA(bool),
+    /// The well-known port tells; without one, the lower port is the server's.
+    ByPort,
+}
+
 /// What a flow runs at the application layer.
 #[derive(Debug)]
 enum AppState {
@@ -114,10 +123,6 @@ impl Pipeline {
             last_drop_alert: None,
             drops_reported: 0,
         }
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// The capture time reached so far (`None` before the first packet).
@@ -296,8 +301,26 @@ impl Pipeline {
     }
 
     /// Creates the flow of a packet from `a` to `b` unless `known`; false when it is not tracked.
-    fn ensure_flow(&mut self, ts: Timestamp, key: FlowKey, a_is_lo: bool, client_is_a: bool, known: bool) -> bool {
+    /// Everything a new flow needs (ports, orientation) is worked out here, once per flow, not
+    /// per packet.
+    #[allow(clippy::too_many_arguments)]
+    fn ensure_flow(
+        &mut self,
+        ts: Timestamp,
+        key: FlowKey,
+        a: Endpoint,
+        b: Endpoint,
+        a_is_lo: bool,
+        orientation: Orientation,
+        known: bool,
+    ) -> bool {
         if !known {
+            let port = by_port(key.transport == Transport::Tcp, a.port, b.port);
+            let client_is_a = match orientation {
+                Orientation::ClientIsA(client_is_a) => client_is_a,
+                // The side on a protocol's well-known port is the server; else the lower port is.
+                Orientation::ByPort => port.map_or(a.port >= b.port, |(_, server_port)| server_port == b.port),
+            };
             if self.flows.len() >= self.config.max_flows {
                 self.stats.flows_untracked += 1;
                 self.flow_limit_suppressed += 1;
@@ -319,7 +342,7 @@ impl Pipeline {
             let (lo, hi) = (key.lo, key.hi);
             let client_is_lo = client_is_a == a_is_lo;
             let (client, server) = if client_is_lo { (lo, hi) } else { (hi, lo) };
-            let port_spec = by_port(key.transport == Transport::Tcp, client.port, server.port).map(|(s, _)| s);
+            let port_spec = port.map(|(spec, _)| spec);
             let info = FlowInfo { flow_id: flow_id(&key, ts.as_micros()), transport: key.transport, client, server };
             self.stats.flows += 1;
             self.flows.insert(
@@ -360,17 +383,9 @@ impl Pipeline {
                 return;
             }
         }
-        let client_is_a = if handshake {
-            !flags.ack
-        } else {
-            // Mid-stream: the side on a protocol's well-known port is the server; else the
-            // lower port is.
-            match by_port(true, a.port, b.port) {
-                Some((_, port)) => port == b.port,
-                None => a.port >= b.port,
-            }
-        };
-        if !self.ensure_flow(ts, key, a_is_lo, client_is_a, known) {
+        // A SYN says who the client is (its sender, unless it is the SYN-ACK); mid-stream, ports do.
+        let orientation = if handshake { Orientation::ClientIsA(!flags.ack) } else { Orientation::ByPort };
+        if !self.ensure_flow(ts, key, a, b, a_is_lo, orientation, known) {
             return;
         }
         let Pipeline { config, budget, stats, events, flows, .. } = self;
@@ -443,13 +458,12 @@ impl Pipeline {
     }
 
     fn udp(&mut self, ts: Timestamp, a: Endpoint, b: Endpoint, payload: &[u8]) {
-        let Some((_, server_port)) = by_port(false, a.port, b.port) else {
-            return; // no UDP protocol claims these ports
-        };
         let (key, a_is_lo) = FlowKey::of(Transport::Udp, a, b);
-        let client_is_a = server_port == b.port;
         let known = self.flows.contains_key(&key);
-        if !self.ensure_flow(ts, key, a_is_lo, client_is_a, known) {
+        if !known && by_port(false, a.port, b.port).is_none() {
+            return; // no UDP protocol claims these ports
+        }
+        if !self.ensure_flow(ts, key, a, b, a_is_lo, Orientation::ByPort, known) {
             return;
         }
         let Pipeline { config, stats, events, flows, .. } = self;

@@ -17,10 +17,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
-use std::fs::{self, File};
+use std::fs::{self};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,171 +36,8 @@ const SLOT: u64 = 2;
 const AREA_DB: u64 = 0x84;
 
 /// Runs a command to completion; panics with its output if it fails.
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{}`: {e}", args.join(" ")));
-    assert!(
-        out.status.success(),
-        "`{}` failed ({}): {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-}
-
-/// Runs a command and ignores the outcome (cleanup).
-fn run_quietly(args: &[&str]) {
-    let _ = Command::new(args[0]).args(&args[1..]).stdout(Stdio::null()).stderr(Stdio::null()).status();
-}
-
-fn effective_uid() -> Option<u32> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
-/// The test's network. Dropping it deletes both namespaces, which destroys the veth pair too.
-struct Net {
-    srv_ns: String,
-    cli_ns: String,
-    srv_if: String,
-    srv_ip: String,
-    cli_ip: String,
-}
-
-impl Net {
-    fn create() -> Net {
-        let pid = std::process::id();
-        let subnet = pid % 250 + 1;
-        let net = Net {
-            srv_ns: format!("jws-srv-{pid}"),
-            cli_ns: format!("jws-cli-{pid}"),
-            srv_if: format!("jsb{pid}"),
-            srv_ip: format!("10.79.{subnet}.1"),
-            cli_ip: format!("10.79.{subnet}.2"),
-        };
-        let cli_if = format!("jsa{pid}");
-        // Leftovers of an earlier run killed with the same pid.
-        net.delete();
-        for ns in [&net.srv_ns, &net.cli_ns] {
-            run(&["ip", "netns", "add", ns]);
-            // No IPv6 (router solicitations, MLD): the link carries only the test's traffic.
-            #[rustfmt::skip]
-            run(&["ip", "netns", "exec", ns, "sysctl", "-qw",
-                  "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
-        }
-        #[rustfmt::skip]
-        run(&["ip", "link", "add", &cli_if, "netns", &net.cli_ns, "type", "veth",
-              "peer", "name", &net.srv_if, "netns", &net.srv_ns]);
-        for (ns, iface, ip) in [(&net.srv_ns, &net.srv_if, &net.srv_ip), (&net.cli_ns, &cli_if, &net.cli_ip)] {
-            run(&["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", iface]);
-            run(&["ip", "-n", ns, "link", "set", iface, "up"]);
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
-        net
-    }
-
-    fn delete(&self) {
-        run_quietly(&["ip", "netns", "del", &self.srv_ns]);
-        run_quietly(&["ip", "netns", "del", &self.cli_ns]);
-    }
-
-    /// Sends UDP datagrams from the client's namespace to the server's discard port: one, or
-    /// (`forever`) one every 100 ms until killed. Traffic that is not the test's S7.
-    fn probe(&self, forever: bool) -> Command {
-        let send = format!("s.sendto(b'jobwatch-test-probe', ('{}', 9))", self.srv_ip);
-        let body = if forever { format!("while True:\n    {send}\n    time.sleep(0.1)") } else { send };
-        let code = format!("import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n{body}\n");
-        let mut c = Net::command(&self.cli_ns, "python3");
-        c.args(["-c", &code]).stdin(Stdio::null()).stdout(Stdio::null());
-        c
-    }
-
-    /// A command run inside namespace `ns`.
-    fn command(ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        self.delete();
-    }
-}
-
-/// A child process that is killed if the test ends before it does.
-struct Proc {
-    name: &'static str,
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, mut cmd: Command, dir: &Path) -> Proc {
-        let stderr = dir.join(format!("{name}.stderr"));
-        let file = File::create(&stderr).unwrap();
-        let child = cmd.stderr(file).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { name, child, stderr }
-    }
-
-    fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits up to `limit` for the process to exit.
-    fn wait_for(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("{} exited early ({status}): {}", self.name, self.stderr());
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads the JSON Lines written so far (a partly written last line is left out).
-fn read_events(path: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
-
-/// Seconds since the epoch of an RFC 3339 UTC timestamp as jobwatch writes it
-/// (`2024-01-02T03:04:05.123456Z`).
-fn epoch_seconds(ts: &str) -> f64 {
-    let bad = format!("bad timestamp {ts:?}");
-    let (date, time) = ts.strip_suffix('Z').and_then(|t| t.split_once('T')).expect(&bad);
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().expect(&bad)).collect();
-    let t: Vec<f64> = time.split(':').map(|p| p.parse().expect(&bad)).collect();
-    let (y, m, day) = (d[0] - i64::from(d[1] <= 2), d[1], d[2]);
-    // Days from civil (Howard Hinnant).
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days as f64 * 86_400.0 + t[0] * 3600.0 + t[1] * 60.0 + t[2]
-}
+mod common;
+use common::{effective_uid, epoch_seconds, read_events, run, Net, NetNames, Proc};
 
 /// The bytes the server's DB holds at `start..start + len` before any write (see s7_peer.py).
 fn db_bytes(db: u64, start: u64, len: u64) -> String {
@@ -266,7 +102,7 @@ fn live_capture_of_real_s7_peers() {
     let client_log = dir.path().join("client.json");
 
     // Declared first, so it is dropped last: after every process in it has been killed.
-    let net = Net::create();
+    let net = Net::create(&NetNames { srv_ns: "jws-srv", cli_ns: "jws-cli", srv_if: "jsb", cli_if: "jsa", octet: 79 });
 
     // jobwatch on the server's side of the veth pair.
     let mut jw = Net::command(&net.srv_ns, env!("CARGO_BIN_EXE_jobwatch"));

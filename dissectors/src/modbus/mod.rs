@@ -186,6 +186,51 @@ pub fn probe(input: &[u8]) -> Probe {
     Probe::Match
 }
 
+/// On port 502 a plausible MBAP header is enough: protocol id 0 and a length an ADU can have.
+/// Odd PDUs (function code 0, fuzzing, vendor codes) are then dissected with anomalies rather
+/// than ignored.
+pub fn probe_mbap(input: &[u8]) -> Probe {
+    let Some(header) = input.get(..frame::MBAP_LEN + 1) else { return Probe::NeedMore };
+    let protocol_id = u16::from_be_bytes([header[2], header[3]]);
+    let length = u16::from_be_bytes([header[4], header[5]]);
+    if protocol_id == 0 && (2..=254).contains(&length) {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+/// On a port that is not 502, the first bytes must be whole, clean ADUs of known functions:
+/// plenty of protocols start with two zero bytes.
+pub fn probe_clean_adus(input: &[u8]) -> Probe {
+    match probe(input) {
+        Probe::Match => {}
+        other => return other,
+    }
+    let mut rest = input;
+    let mut seen = 0;
+    while !rest.is_empty() {
+        // Direction only changes how fields are decoded; framing is the same both ways.
+        match parse(rest, Direction::ToServer) {
+            Parse::Message { message, consumed } => {
+                let known = message.info().name != "unknown";
+                if !known || !message.anomalies.is_empty() {
+                    if let Parse::Message { message, .. } = parse(rest, Direction::ToClient) {
+                        if message.info().name == "unknown" || !message.anomalies.is_empty() {
+                            return Probe::NoMatch;
+                        }
+                    }
+                }
+                seen += 1;
+                rest = rest.get(consumed..).unwrap_or_default();
+            }
+            Parse::Incomplete { .. } => return if seen > 0 { Probe::Match } else { Probe::NeedMore },
+            Parse::Skip { .. } => return Probe::NoMatch,
+        }
+    }
+    Probe::Match
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,3 +209,62 @@ pub fn probe(input: &[u8]) -> Probe {
 
 #[cfg(test)]
 mod tests;
+
+/// Off port 102, TPKT and COTP alone are not enough (RDP speaks them too): a connect request
+/// must carry the TSAP parameters S7 uses, or a data TPDU must start an S7comm (0x32) or
+/// S7comm-plus (0x72) PDU.
+pub fn probe_s7_start(input: &[u8]) -> Probe {
+    match probe(input) {
+        Probe::Match => {}
+        other => return other,
+    }
+    let (Some(&li), Some(&code)) = (input.get(4), input.get(5)) else { return Probe::NeedMore };
+    match code & 0xF0 {
+        0xE0 => {
+            // CR: fixed part (code, dst ref, src ref, class) then parameters (code, len, value).
+            let Some(params) = input.get(11..5 + usize::from(li)) else { return Probe::NeedMore };
+            let mut rest = params;
+            let (mut src, mut dst) = (false, false);
+            while let [param, len, tail @ ..] = rest {
+                src |= *param == 0xC1;
+                dst |= *param == 0xC2;
+                rest = tail.get(usize::from(*len)..).unwrap_or_default();
+            }
+            if src && dst {
+                Probe::Match
+            } else {
+                Probe::NoMatch
+            }
+        }
+        0xF0 => match input.get(4 + 1 + usize::from(li)) {
+            Some(0x32 | 0x72) => Probe::Match,
+            Some(_) => Probe::NoMatch,
+            None => Probe::NeedMore,
+        },
+        _ => Probe::NoMatch,
+    }
+}
+
+#[cfg(test)]
+mod probe_s7_start_tests {
+    use super::*;
+    use crate::stream::Probe;
+
+    #[test]
+    fn strict_probe_tells_s7_from_rdp() {
+        // RDP connection request: TPKT + COTP CR carrying a cookie, no TSAPs.
+        let rdp =
+            b"\x03\x00\x00\x2b\x26\xe0\x00\x00\x00\x00\x00Cookie: mstshash=admin\r\n\x01\x00\x08\x00\x01\x00\x00\x00";
+        assert_eq!(probe_s7_start(rdp), Probe::NoMatch);
+        // snap7 connection request: src TSAP 0x0100, dst TSAP 0x0102, TPDU size 1024.
+        let s7_cr = [
+            0x03, 0x00, 0x00, 0x16, 0x11, 0xE0, 0x00, 0x00, 0x00, 0x01, 0x00, 0xC0, 0x01, 0x0A, 0xC1, 0x02, 0x01, 0x00,
+            0xC2, 0x02, 0x01, 0x02,
+        ];
+        assert_eq!(probe_s7_start(&s7_cr), Probe::Match);
+        // A data TPDU with an S7comm job header.
+        let dt = [0x03, 0x00, 0x00, 0x19, 0x02, 0xF0, 0x80, 0x32, 0x01, 0x00, 0x00];
+        assert_eq!(probe_s7_start(&dt), Probe::Match);
+        assert_eq!(probe_s7_start(&dt[..5]), Probe::NeedMore);
+    }
+}

@@ -89,10 +89,6 @@ pub struct Dnp3Session {
 }
 
 impl AppSession for Dnp3Session {
-    fn app_proto(&self) -> &'static str {
-        APP_PROTO
-    }
-
     fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]) {
         let i = idx(dir);
         // A datagram is whole: what it leaves unparsed is not the start of the next one.

@@ -43,8 +43,6 @@ pub enum FlowEnd {
 
 /// One protocol's state for one flow.
 pub trait AppSession: Debug + Send {
-    /// The `app_proto` name of the events it writes.
-    fn app_proto(&self) -> &'static str;
     /// The next in-order bytes of direction `dir`.
     fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]);
     /// `len` bytes of direction `dir` are missing (0: unknown amount): resynchronise.

@@ -10,7 +10,7 @@ use crate::event::{Alert, Event};
 use crate::time::Timestamp;
 use crate::transaction::{DeviceIdObject, FileRecordRef, ModbusDetail, ProtocolDetail, Status, Transaction};
 use dissectors::modbus::{self, anomalies, ModbusMessage, Pdu};
-use dissectors::{AnomalyKind, Direction, FunctionInfo, Parse, Probe};
+use dissectors::{AnomalyKind, Direction, FunctionInfo, Parse};
 
 pub const APP_PROTO: &str = "modbus";
 
@@ -24,59 +24,14 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     name: APP_PROTO,
     tcp_ports: &[modbus::PORT],
     udp_ports: &[],
-    probe_on_port,
-    probe_elsewhere: probe_strict,
+    probe_on_port: modbus::probe_mbap,
+    probe_elsewhere: modbus::probe_clean_adus,
     new_session,
     not_this_protocol: &anomalies::NON_MODBUS_TRAFFIC,
 };
 
 fn new_session(_config: &Config) -> Box<dyn AppSession> {
     Box::<ModbusSession>::default()
-}
-
-/// On port 502 a plausible MBAP header is enough: protocol id 0 and a length an ADU can have.
-/// Odd PDUs (function code 0, fuzzing, vendor codes) are then dissected with anomalies rather
-/// than ignored.
-fn probe_on_port(input: &[u8]) -> Probe {
-    let Some(header) = input.get(..modbus::frame::MBAP_LEN + 1) else { return Probe::NeedMore };
-    let protocol_id = u16::from_be_bytes([header[2], header[3]]);
-    let length = u16::from_be_bytes([header[4], header[5]]);
-    if protocol_id == 0 && (2..=254).contains(&length) {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
-}
-
-/// On a port that is not 502, the first bytes must be whole, clean ADUs of known functions:
-/// plenty of protocols start with two zero bytes.
-fn probe_strict(input: &[u8]) -> Probe {
-    match modbus::probe(input) {
-        Probe::Match => {}
-        other => return other,
-    }
-    let mut rest = input;
-    let mut seen = 0;
-    while !rest.is_empty() {
-        // Direction only changes how fields are decoded; framing is the same both ways.
-        match modbus::parse(rest, Direction::ToServer) {
-            Parse::Message { message, consumed } => {
-                let known = message.info().name != "unknown";
-                if !known || !message.anomalies.is_empty() {
-                    if let Parse::Message { message, .. } = modbus::parse(rest, Direction::ToClient) {
-                        if message.info().name == "unknown" || !message.anomalies.is_empty() {
-                            return Probe::NoMatch;
-                        }
-                    }
-                }
-                seen += 1;
-                rest = rest.get(consumed..).unwrap_or_default();
-            }
-            Parse::Incomplete { .. } => return if seen > 0 { Probe::Match } else { Probe::NeedMore },
-            Parse::Skip { .. } => return Probe::NoMatch,
-        }
-    }
-    Probe::Match
 }
 
 /// A request awaiting its response.
@@ -103,10 +58,6 @@ pub struct ModbusSession {
 }
 
 impl AppSession for ModbusSession {
-    fn app_proto(&self) -> &'static str {
-        APP_PROTO
-    }
-
     fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]) {
         let i = idx(dir);
         let mut partial = std::mem::take(&mut self.partial[i]);

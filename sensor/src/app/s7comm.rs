@@ -14,7 +14,7 @@ use crate::time::Timestamp;
 use crate::transaction::{ProtocolDetail, S7Data, S7Detail, S7Item, S7PlusDetail, Status, Transaction};
 use dissectors::s7comm::{self, anomalies, BlockId, Pdu, S7Message, S7Stream, TransactionKey};
 use dissectors::s7commplus::S7PlusMessage;
-use dissectors::{AnomalyKind, AnomalyList, Direction, FunctionInfo, Parse, Probe};
+use dissectors::{AnomalyKind, AnomalyList, Direction, FunctionInfo, Parse};
 
 pub const APP_PROTO: &str = "s7comm";
 pub const APP_PROTO_PLUS: &str = "s7comm_plus";
@@ -31,45 +31,10 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     tcp_ports: &[s7comm::PORT],
     udp_ports: &[],
     probe_on_port: s7comm::probe,
-    probe_elsewhere: probe_strict,
+    probe_elsewhere: s7comm::probe_s7_start,
     new_session,
     not_this_protocol: &anomalies::NON_S7_TRAFFIC,
 };
-
-/// Off port 102, TPKT and COTP alone are not enough (RDP speaks them too): a connect request
-/// must carry the TSAP parameters S7 uses, or a data TPDU must start an S7comm (0x32) or
-/// S7comm-plus (0x72) PDU.
-fn probe_strict(input: &[u8]) -> Probe {
-    match s7comm::probe(input) {
-        Probe::Match => {}
-        other => return other,
-    }
-    let (Some(&li), Some(&code)) = (input.get(4), input.get(5)) else { return Probe::NeedMore };
-    match code & 0xF0 {
-        0xE0 => {
-            // CR: fixed part (code, dst ref, src ref, class) then parameters (code, len, value).
-            let Some(params) = input.get(11..5 + usize::from(li)) else { return Probe::NeedMore };
-            let mut rest = params;
-            let (mut src, mut dst) = (false, false);
-            while let [param, len, tail @ ..] = rest {
-                src |= *param == 0xC1;
-                dst |= *param == 0xC2;
-                rest = tail.get(usize::from(*len)..).unwrap_or_default();
-            }
-            if src && dst {
-                Probe::Match
-            } else {
-                Probe::NoMatch
-            }
-        }
-        0xF0 => match input.get(4 + 1 + usize::from(li)) {
-            Some(0x32 | 0x72) => Probe::Match,
-            Some(_) => Probe::NoMatch,
-            None => Probe::NeedMore,
-        },
-        _ => Probe::NoMatch,
-    }
-}
 
 fn new_session(_config: &Config) -> Box<dyn AppSession> {
     Box::new(S7Session::new())
@@ -152,10 +117,6 @@ fn block_name(b: &BlockId) -> String {
 }
 
 impl AppSession for S7Session {
-    fn app_proto(&self) -> &'static str {
-        APP_PROTO
-    }
-
     fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]) {
         let i = idx(dir);
         let mut offset = 0;
@@ -532,27 +493,4 @@ fn finish(ctx: &mut SessionCtx<'_>, p: Pending, response_ts: Option<Timestamp>, 
         detail,
     };
     ctx.events.push(Event::Transaction(Box::new(t)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strict_probe_tells_s7_from_rdp() {
-        // RDP connection request: TPKT + COTP CR carrying a cookie, no TSAPs.
-        let rdp =
-            b"\x03\x00\x00\x2b\x26\xe0\x00\x00\x00\x00\x00Cookie: mstshash=admin\r\n\x01\x00\x08\x00\x01\x00\x00\x00";
-        assert_eq!(probe_strict(rdp), Probe::NoMatch);
-        // snap7 connection request: src TSAP 0x0100, dst TSAP 0x0102, TPDU size 1024.
-        let s7_cr = [
-            0x03, 0x00, 0x00, 0x16, 0x11, 0xE0, 0x00, 0x00, 0x00, 0x01, 0x00, 0xC0, 0x01, 0x0A, 0xC1, 0x02, 0x01, 0x00,
-            0xC2, 0x02, 0x01, 0x02,
-        ];
-        assert_eq!(probe_strict(&s7_cr), Probe::Match);
-        // A data TPDU with an S7comm job header.
-        let dt = [0x03, 0x00, 0x00, 0x19, 0x02, 0xF0, 0x80, 0x32, 0x01, 0x00, 0x00];
-        assert_eq!(probe_strict(&dt), Probe::Match);
-        assert_eq!(probe_strict(&dt[..5]), Probe::NeedMore);
-    }
 }
