@@ -17,6 +17,8 @@ use pcap_file::pcap::PcapReader;
 use sensor::config::Config;
 use sensor::decode::LinkType;
 use sensor::event::{Event, EventFilter};
+use sensor::jobs::engine::{EngineConfig, Mode};
+use sensor::monitor::Monitor;
 use sensor::output::JsonLinesWriter;
 use sensor::pipeline::Pipeline;
 use sensor::time::Timestamp;
@@ -57,7 +59,7 @@ fn generated() -> Packets {
                     eprintln!("unexpected alert on the generated capture: {alert:?}");
                     alerts += 1;
                 }
-                Event::Stats(_) => {}
+                Event::Stats(_) | Event::Job(_) => {}
             }
         }
     };
@@ -84,6 +86,19 @@ fn run_drop(packets: &Packets) -> usize {
     }
     pipeline.finish();
     events + pipeline.drain_events().count()
+}
+
+/// The same through the job engine as well (the whole sensor, learning then enforcing).
+fn run_drop_with_jobs(packets: &Packets) -> usize {
+    let engine = EngineConfig { learn_window_us: 2_000_000, ..EngineConfig::default() };
+    let mut monitor = Monitor::new(Config::default(), engine, Mode::Auto);
+    let mut events = 0;
+    for (ts, frame) in packets {
+        monitor.process(*ts, LinkType::Ethernet, frame);
+        events += monitor.drain_events().map(black_box::<Event>).count();
+    }
+    monitor.finish();
+    events + monitor.drain_events().count()
 }
 
 /// The same, serialising every event as JSON Lines to `io::sink()`.
@@ -115,6 +130,7 @@ fn bench(c: &mut Criterion) {
         assert!(run_drop(packets) > 1000, "{name}: too few events");
         group.throughput(Throughput::Elements(packets.len() as u64));
         group.bench_function(format!("{name}/drop_events"), |b| b.iter(|| run_drop(packets)));
+        group.bench_function(format!("{name}/with_jobs"), |b| b.iter(|| run_drop_with_jobs(packets)));
         group.bench_function(format!("{name}/json_to_sink"), |b| b.iter(|| run_json(packets)));
     }
     group.finish();

@@ -1,6 +1,6 @@
 //! The whole pipeline fed raw capture-file bytes: libpcap reads them (pcap or pcapng, any link
 //! type), then decoding, flows, reassembly, dispatch, the Modbus session and JSON serialisation
-//! run exactly as `jobwatch -r` runs them. Nothing may panic, and every event must serialise.
+//! the job engine run exactly as `jobwatch -r` runs them. Nothing may panic, and every event must serialise.
 
 #![no_main]
 
@@ -9,7 +9,8 @@ use sensor::capture;
 use sensor::config::Config;
 use sensor::event::EventFilter;
 use sensor::output::JsonLinesWriter;
-use sensor::pipeline::Pipeline;
+use sensor::jobs::engine::{EngineConfig, Mode};
+use sensor::monitor::Monitor;
 use std::io::Write;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let config = Config { response_timeout_us: 1_000_000, stats_interval_us: 10_000_000, ..Config::default() };
-    let mut pipeline = Pipeline::new(config);
+    let engine = EngineConfig { learn_window_us: 5_000_000, ..EngineConfig::default() };
+    let mut pipeline = Monitor::new(config, engine, Mode::Auto);
     let mut writer = JsonLinesWriter::new(Box::new(std::io::sink()), EventFilter::default());
     let _ = capture::replay(&[file.path().to_path_buf()], &mut pipeline, &mut writer);
 });

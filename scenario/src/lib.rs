@@ -10,10 +10,11 @@
 //! - [`plant`]: masters polling PLCs with periodic jobs, deterministic for a seed, merged into
 //!   one timeline with bounded memory, with the jobs kept as ground truth;
 //! - [`labelled`]: a Modbus, DNP3 and S7comm plant as a clean train capture and a test capture
-//!   with injected anomalies, each with a ground-truth label (schema in `scenario/README.md`).
+//!   with injected anomalies, each with a ground-truth label (schema in `scenario/README.md`);
+//! - [`score`]: scores jobwatch's alerts on a scenario against its labels.
 //!
 //! The `gen-capture` binary writes a plant's capture to a pcap file; `gen-scenario` writes a
-//! labelled scenario (`train.pcap`, `test.pcap`, `labels.json`).
+//! labelled scenario (`train.pcap`, `test.pcap`, `labels.json`); `score-scenario` scores a run.
 
 pub mod capture;
 pub mod dnp3;
@@ -21,6 +22,7 @@ pub mod labelled;
 pub mod modbus;
 pub mod plant;
 pub mod s7comm;
+pub mod score;
 pub mod tcp;
 
 pub use capture::{Packet, PacketSink, PcapSink};

@@ -3,8 +3,8 @@
 
 use crate::decode::LinkType;
 use crate::event::{Alert, Event};
+use crate::monitor::Monitor;
 use crate::output::JsonLinesWriter;
-use crate::pipeline::Pipeline;
 use crate::time::Timestamp;
 use anyhow::{anyhow, Context, Result};
 use dissectors::Severity;
@@ -29,7 +29,7 @@ fn link_type(datalink: pcap::Linktype, source: &str) -> Result<LinkType> {
 }
 
 /// Writes every pending event of the pipeline.
-pub fn flush_events(pipeline: &mut Pipeline, writer: &mut JsonLinesWriter) -> io::Result<()> {
+pub fn flush_events(pipeline: &mut Monitor, writer: &mut JsonLinesWriter) -> io::Result<()> {
     for event in pipeline.drain_events() {
         writer.write(&event)?;
     }
@@ -39,7 +39,7 @@ pub fn flush_events(pipeline: &mut Pipeline, writer: &mut JsonLinesWriter) -> io
 /// Replays `files` in order as one timeline. Problems with a file (unreadable, cut short) are
 /// reported on stderr and as a `sensor_health` alert, and the remaining files are still read;
 /// the events already produced are never lost.
-pub fn replay(files: &[PathBuf], pipeline: &mut Pipeline, writer: &mut JsonLinesWriter) -> Result<Vec<InputProblem>> {
+pub fn replay(files: &[PathBuf], pipeline: &mut Monitor, writer: &mut JsonLinesWriter) -> Result<Vec<InputProblem>> {
     let mut problems = Vec::new();
     for path in files {
         if let Err(e) = replay_file(path, pipeline, writer, &mut problems) {
@@ -58,7 +58,7 @@ pub fn replay(files: &[PathBuf], pipeline: &mut Pipeline, writer: &mut JsonLines
 
 fn replay_file(
     path: &Path,
-    pipeline: &mut Pipeline,
+    pipeline: &mut Monitor,
     writer: &mut JsonLinesWriter,
     problems: &mut Vec<InputProblem>,
 ) -> Result<()> {
@@ -88,7 +88,7 @@ fn replay_file(
     }
 }
 
-fn pipeline_now(pipeline: &Pipeline) -> Timestamp {
+fn pipeline_now(pipeline: &Monitor) -> Timestamp {
     pipeline.now().unwrap_or_default()
 }
 
@@ -122,7 +122,7 @@ fn wall_clock() -> Timestamp {
 /// Captures on an interface until `stop` is set (SIGINT/SIGTERM), then flushes everything.
 pub fn live(
     options: &LiveOptions,
-    pipeline: &mut Pipeline,
+    pipeline: &mut Monitor,
     writer: &mut JsonLinesWriter,
     stop: &AtomicBool,
 ) -> Result<()> {

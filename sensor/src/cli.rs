@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::event::EventFilter;
+use crate::jobs::engine::EngineConfig;
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,8 +10,12 @@ use std::time::Duration;
 /// jobwatch: a passive monitor of the jobs industrial control systems run over the network.
 #[derive(Debug, Parser)]
 #[command(name = "jobwatch", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["read", "interface"])))]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Replay a capture (pcap or pcapng); repeat to read several files in order as one timeline.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<PathBuf>,
@@ -31,6 +36,61 @@ pub struct Cli {
     #[arg(long = "events", value_name = "LIST", default_value = "transaction,job,alert,stats", value_parser = EventFilter::parse)]
     pub events: EventFilter,
 
+    /// A learned baseline (`jobwatch learn`) to enforce from the first packet. Without it,
+    /// jobwatch learns for --learn-window of capture time, then enforces what it learned.
+    #[arg(long = "baseline", value_name = "BASELINE.yaml")]
+    pub baseline: Option<PathBuf>,
+
+    /// Learning window without --baseline, in capture time from the first packet.
+    #[arg(long = "learn-window", value_name = "DURATION", default_value = "10m", value_parser = parse_duration, conflicts_with = "baseline")]
+    pub learn_window: Duration,
+
+    /// Transactions only: do not run the job engine (no `job` events, no job alerts).
+    #[arg(long = "no-jobs", conflicts_with = "baseline")]
+    pub no_jobs: bool,
+
+    #[command(flatten)]
+    pub sensor: SensorArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Learn the jobs, talkers and commands of a capture and write them as a YAML baseline.
+    Learn(LearnArgs),
+}
+
+/// `jobwatch learn (-r FILE ... | -i IFACE --for DURATION) -o BASELINE.yaml`
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("learn_source").required(true).args(["read", "interface"])))]
+pub struct LearnArgs {
+    /// Captures to learn from, in order, as one timeline.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// Learn live on an interface for --for.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with = "read", requires = "duration")]
+    pub interface: Option<String>,
+
+    /// BPF capture filter (live capture).
+    #[arg(short = 'f', long = "filter", value_name = "BPF", requires = "interface")]
+    pub filter: Option<String>,
+
+    /// How long to learn live (wall-clock time).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// The baseline file to write.
+    #[arg(short = 'o', long = "output", value_name = "BASELINE.yaml")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub sensor: SensorArgs,
+}
+
+/// Options of the packet pipeline, shared by every way of running it.
+#[derive(Debug, clap::Args)]
+pub struct SensorArgs {
     /// Do not put the interface in promiscuous mode.
     #[arg(long = "no-promisc")]
     pub no_promisc: bool,
@@ -86,6 +146,15 @@ pub struct Cli {
     /// Most points in one DNP3 message before a `dnp3.too_many_points` anomaly.
     #[arg(long = "max-points", value_name = "N", default_value_t = 16384)]
     pub max_points: u32,
+
+    /// A job is stopped when this many polls in a row are missed and the next is not on time
+    /// either (no request for POLLS + 1 periods plus the slot window).
+    #[arg(long = "stop-after", value_name = "POLLS", default_value_t = 4)]
+    pub stop_after: u64,
+
+    /// Most jobs tracked at once.
+    #[arg(long = "max-jobs", value_name = "N", default_value_t = 100_000)]
+    pub max_jobs: usize,
 }
 
 /// `5s`, `500ms`, `2m`, or a bare number of seconds.
@@ -103,7 +172,18 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-impl Cli {
+impl SensorArgs {
+    /// The job engine's configuration these options ask for.
+    pub fn engine_config(&self, learn_window: Duration) -> EngineConfig {
+        EngineConfig {
+            learn_window_us: micros(learn_window),
+            stop_after_missed: self.stop_after.max(1),
+            response_timeout_us: micros(self.response_timeout),
+            max_jobs: self.max_jobs,
+            ..EngineConfig::default()
+        }
+    }
+
     /// The pipeline configuration these options ask for.
     pub fn config(&self) -> Config {
         Config {
@@ -142,5 +222,17 @@ mod tests {
         assert!(Cli::try_parse_from(["jobwatch", "-r", "a.pcap", "-r", "b.pcap"]).is_ok());
         assert!(Cli::try_parse_from(["jobwatch", "-r", "a.pcap", "-i", "lo"]).is_err());
         assert!(Cli::try_parse_from(["jobwatch", "-r", "a.pcap", "--events", "alert,bogus"]).is_err());
+    }
+
+    #[test]
+    fn learn_subcommand() {
+        let cli = Cli::try_parse_from(["jobwatch", "learn", "-r", "a.pcap", "-o", "b.yaml"]);
+        assert!(matches!(cli, Ok(Cli { command: Some(Command::Learn(_)), .. })));
+        assert!(Cli::try_parse_from(["jobwatch", "learn", "-r", "a.pcap"]).is_err(), "needs -o");
+        assert!(Cli::try_parse_from(["jobwatch", "learn", "-i", "eth0", "-o", "b.yaml"]).is_err(), "needs --for");
+        assert!(Cli::try_parse_from(["jobwatch", "learn", "-i", "eth0", "--for", "1m", "-o", "b.yaml"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["jobwatch", "-r", "a.pcap", "--baseline", "b.yaml", "--learn-window", "1m"]).is_err()
+        );
     }
 }

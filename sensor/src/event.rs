@@ -114,10 +114,90 @@ impl Alert {
     }
 }
 
+/// A job's life-cycle state (INTERFACE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobState {
+    Learning,
+    Established,
+    Late,
+    Stopped,
+    Resumed,
+    Retired,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Learning => "learning",
+            JobState::Established => "established",
+            JobState::Late => "late",
+            JobState::Stopped => "stopped",
+            JobState::Resumed => "resumed",
+            JobState::Retired => "retired",
+        }
+    }
+}
+
+impl Serialize for JobState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The `job` object of a job event: what the job is and what was learned of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobBody {
+    pub id: u64,
+    pub state: JobState,
+    pub app_proto: &'static str,
+    pub master: IpAddr,
+    pub outstation: IpAddr,
+    pub port: u16,
+    /// What is done, for people ("unit 1 FC3 read holding registers 0–9").
+    pub signature: String,
+    /// The stable machine key the baseline matches on.
+    pub key: String,
+    pub function_code: u16,
+    pub category: &'static str,
+    /// Whether a cadence explains its requests (false: operator commands, one-off reads).
+    pub periodic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_p50_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_p99_ms: Option<f64>,
+    /// Requests seen so far, and how many of them failed.
+    pub count: u64,
+    pub failures: u64,
+    /// Poll cycle: the jobs of one master and outstation that run at the same period form one
+    /// cycle, named by its lowest job id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycle_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycle_size: Option<usize>,
+    /// Whether the job is in the baseline (or was seen while learning).
+    pub known: bool,
+}
+
+/// A `job` event: a job changed state.
+#[derive(Clone, Debug)]
+pub struct JobEvent {
+    pub timestamp: Timestamp,
+    /// The connection the job was last seen on.
+    pub flow: Option<FlowInfo>,
+    pub body: JobBody,
+}
+
 /// One event of the output stream.
 #[derive(Clone, Debug)]
 pub enum Event {
     Transaction(Box<Transaction>),
+    Job(Box<JobEvent>),
     Alert(Box<Alert>),
     Stats(Box<(Timestamp, StatsSnapshot)>),
 }
@@ -158,6 +238,7 @@ impl EventFilter {
     pub fn accepts(&self, event: &Event) -> bool {
         match event {
             Event::Transaction(_) => self.transaction,
+            Event::Job(_) => self.job,
             Event::Alert(_) => self.alert,
             Event::Stats(_) => self.stats,
         }
@@ -224,6 +305,9 @@ pub struct Record<'a> {
     pub s7comm: Option<&'a crate::transaction::S7Detail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s7comm_plus: Option<&'a crate::transaction::S7PlusDetail>,
+    // job
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<&'a JobBody>,
     // alert
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertBody<'a>>,
@@ -255,6 +339,7 @@ impl<'a> Record<'a> {
             dnp3: None,
             s7comm: None,
             s7comm_plus: None,
+            job: None,
             alert: None,
             stats: None,
         }
@@ -266,6 +351,7 @@ impl Event {
     pub fn timestamp(&self) -> Timestamp {
         match self {
             Event::Transaction(t) => t.timestamp(),
+            Event::Job(j) => j.timestamp,
             Event::Alert(a) => a.timestamp,
             Event::Stats(s) => s.0,
         }
@@ -290,6 +376,13 @@ impl Event {
                     ProtocolDetail::S7comm(d) => r.s7comm = Some(d),
                     ProtocolDetail::S7commPlus(d) => r.s7comm_plus = Some(d),
                 }
+                r
+            }
+            Event::Job(j) => {
+                let mut r = Record::header(j.timestamp, "job", j.flow.as_ref());
+                r.app_proto = Some(j.body.app_proto);
+                r.job_id = Some(j.body.id);
+                r.job = Some(&j.body);
                 r
             }
             Event::Alert(a) => {

@@ -22,6 +22,8 @@ use std::collections::HashMap;
 const SWEEP_INTERVAL_US: u64 = 1_000_000;
 /// Least capture time between two `sensor_health` alerts of the same kind.
 const HEALTH_ALERT_INTERVAL_US: u64 = 60_000_000;
+/// How long after a reported capture gap stream holes are taken for its consequences.
+const CAPTURE_GAP_EXCUSE_US: u64 = 60_000_000;
 
 /// TCP-level anomalies (raised as `protocol_anomaly` alerts, rate-limited per flow).
 pub mod tcp_anomalies {
@@ -72,6 +74,9 @@ struct Flow {
     tcp: [TcpDirection; 2],
     app: AppState,
     limiter: AnomalyLimiter,
+    /// Holes in this flow's streams before this time come from a capture gap already reported
+    /// as `sensor_health`: they are counted, not alerted again per flow.
+    excuse_gaps_until: Timestamp,
 }
 
 /// Everything a delivery to the application layer needs, borrowed apart from the flow table.
@@ -80,6 +85,8 @@ struct Shared<'a> {
     stats: &'a mut StatsSnapshot,
     events: &'a mut Vec<Event>,
     ts: Timestamp,
+    /// Stream holes are explained by a reported capture gap.
+    gaps_excused: bool,
 }
 
 /// The whole single-threaded pipeline.
@@ -133,6 +140,25 @@ impl Pipeline {
     /// Events produced so far, in order; the caller writes them.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
         self.events.drain(..)
+    }
+
+    /// The capture lost everything up to `to` (the job engine saw a silence of the whole
+    /// capture and reported it): the holes this leaves in every TCP stream are that same
+    /// incident, so for a while they are counted without a `tcp.gap` alert per flow.
+    pub fn excuse_capture_gap(&mut self, to: Timestamp) {
+        let until = to.plus_micros(CAPTURE_GAP_EXCUSE_US);
+        for flow in self.flows.values_mut() {
+            flow.excuse_gaps_until = flow.excuse_gaps_until.max(until);
+        }
+    }
+
+    /// The oldest and newest requests of `flow`'s connection still awaiting a response.
+    pub fn pending_span(&self, flow: &FlowInfo) -> Option<(Timestamp, Timestamp)> {
+        let (key, _) = FlowKey::of(flow.transport, flow.client, flow.server);
+        match &self.flows.get(&key)?.app {
+            AppState::Active(session) => session.pending_span(),
+            _ => None,
+        }
     }
 
     /// The current counters.
@@ -354,6 +380,7 @@ impl Pipeline {
                     tcp: [TcpDirection::default(), TcpDirection::default()],
                     app: AppState::Probing(Prober::new(port_spec)),
                     limiter: AnomalyLimiter::default(),
+                    excuse_gaps_until: Timestamp(0),
                 },
             );
         }
@@ -404,7 +431,7 @@ impl Pipeline {
             return;
         }
 
-        let mut shared = Shared { config, stats, events, ts };
+        let mut shared = Shared { config, stats, events, ts, gaps_excused: ts < flow.excuse_gaps_until };
         let Flow { info, tcp, app, limiter, .. } = flow;
         let [to_server, to_client] = tcp;
         let (this, other) = match dir {
@@ -418,7 +445,7 @@ impl Pipeline {
         if flags.ack {
             // The peer's bytes this segment acknowledges but we never saw are lost for good.
             let other_clean = other.started_with_handshake();
-            other.on_peer_ack(ack, budget, &mut |d| {
+            other.on_peer_ack(ts.as_micros(), ack, budget, &mut |d| {
                 deliver(app, info, limiter, &mut shared, dir.reverse(), other_clean, d)
             });
         }
@@ -470,7 +497,7 @@ impl Pipeline {
         let Some(flow) = flows.get_mut(&key) else { return };
         flow.last_seen = flow.last_seen.max(ts);
         let dir = if a_is_lo == flow.client_is_lo { Direction::ToServer } else { Direction::ToClient };
-        let mut shared = Shared { config, stats, events, ts };
+        let mut shared = Shared { config, stats, events, ts, gaps_excused: ts < flow.excuse_gaps_until };
         let Flow { info, app, limiter, .. } = flow;
         // A datagram is always a whole message: its start is known.
         deliver(app, info, limiter, &mut shared, dir, true, Delivery::Data(payload));
@@ -479,7 +506,7 @@ impl Pipeline {
     fn close_flow(&mut self, key: &FlowKey, end: FlowEnd, ts: Timestamp) {
         let Some(mut flow) = self.flows.remove(key) else { return };
         let Pipeline { config, budget, stats, events, .. } = self;
-        let mut shared = Shared { config, stats, events, ts };
+        let mut shared = Shared { config, stats, events, ts, gaps_excused: ts < flow.excuse_gaps_until };
         let Flow { info, tcp, app, limiter, .. } = &mut flow;
         if !matches!(app, AppState::Ignored) {
             for (i, dir) in [Direction::ToServer, Direction::ToClient].into_iter().enumerate() {
@@ -520,7 +547,7 @@ fn deliver(
     if let Delivery::Gap(len) = delivery {
         shared.stats.tcp_gaps += 1;
         shared.stats.tcp_gap_bytes += u64::from(len);
-        if !matches!(app, AppState::Ignored) {
+        if !matches!(app, AppState::Ignored) && !shared.gaps_excused {
             tcp_anomaly(info, limiter, shared, &tcp_anomalies::GAP, dir);
         }
     }
@@ -607,6 +634,7 @@ fn sort_events(events: &mut [Event]) {
         let flow = match e {
             Event::Transaction(t) => t.flow.flow_id,
             Event::Alert(a) => a.flow.as_ref().map_or(0, |f| f.flow_id),
+            Event::Job(j) => j.flow.as_ref().map_or(0, |f| f.flow_id),
             Event::Stats(_) => 0,
         };
         (e.timestamp(), flow)

@@ -6,9 +6,14 @@
 //! out-of-order segments within bounds, drops exact retransmissions and flags overlapping
 //! retransmissions whose bytes differ (a classic IDS-evasion trick).
 //!
-//! A hole is declared a gap when the peer acknowledges bytes we never saw (they were sent and
-//! received, so no retransmission will come), when the out-of-order buffer reaches its bound, or
-//! when the flow ends.
+//! A hole is declared a gap when the out-of-order buffer reaches its bound, when the flow ends, or
+//! when the peer acknowledged bytes we never saw (they were sent and received, so no
+//! retransmission will come) and they still have not shown up: a mirror port merging both
+//! directions often captures an ACK just before the segment it acknowledges, so the ACK alone
+//! proves nothing. An acknowledged hole becomes a gap as soon as the capture has data of the same
+//! direction after it (held out of order, or arriving later: the merge does not reorder a
+//! direction's segments among themselves, so the hole's bytes were lost), or
+//! [`ACK_REORDER_WINDOW_US`] of capture time after the acknowledgement, or at the flow's end.
 
 /// Bytes of recently delivered data kept to check retransmissions against.
 const HISTORY_BYTES: usize = 512;
@@ -16,6 +21,9 @@ const HISTORY_BYTES: usize = 512;
 const MAX_AHEAD: u32 = 1 << 30;
 /// Implausible segments in a row after which the stream is resynchronised on the new sequence.
 const RESYNC_AFTER: u8 = 3;
+/// Capture time during which bytes the peer acknowledged may still arrive (a mirror port
+/// reorders the two directions by far less) before they are declared a gap.
+pub const ACK_REORDER_WINDOW_US: u64 = 250_000;
 
 /// What the protocol layer receives.
 #[derive(Debug, PartialEq, Eq)]
@@ -69,6 +77,19 @@ struct Segment {
     data: Vec<u8>,
 }
 
+/// Bytes the peer acknowledged that were not seen yet: not a gap until proven lost.
+#[derive(Clone, Copy, Debug)]
+struct AckedHole {
+    /// The stream is known to have been sent up to here (exclusive).
+    upto: u32,
+    /// Capture time since which the first missing byte (`from`) has been acknowledged.
+    since: u64,
+    /// `next_seq` when `since` was set.
+    from: u32,
+    /// Capture time of the acknowledgement that last moved `upto`.
+    upto_ts: u64,
+}
+
 /// One direction of a TCP connection.
 #[derive(Debug, Default)]
 pub struct TcpDirection {
@@ -81,6 +102,7 @@ pub struct TcpDirection {
     history: std::collections::VecDeque<u8>,
     implausible_run: u8,
     handshake: bool,
+    acked_hole: Option<AckedHole>,
 }
 
 /// Signed distance from `b` to `a` in sequence space.
@@ -131,6 +153,32 @@ impl TcpDirection {
     /// A data segment from this side.
     #[allow(clippy::too_many_arguments)]
     pub fn on_segment(
+        &mut self,
+        ts_us: u64,
+        seq: u32,
+        payload: &[u8],
+        missing: u32,
+        max_buffered: usize,
+        budget: &mut Budget,
+        sink: &mut dyn FnMut(Delivery<'_>),
+    ) -> Outcome {
+        if let Some(hole) = self.acked_hole {
+            // Data after the start of an acknowledged hole: what comes before it was lost (a
+            // direction's segments are captured in the order they were sent). Declared here
+            // rather than after buffering the segment, which would need room for it.
+            let rel = seq_diff(seq, self.next_seq);
+            if rel > 0 && rel <= i64::from(MAX_AHEAD) {
+                let to = if seq_diff(seq, hole.upto) < 0 { seq } else { hole.upto };
+                self.skip_acked(to, true, budget, sink);
+            }
+        }
+        let outcome = self.segment(ts_us, seq, payload, missing, max_buffered, budget, sink);
+        self.settle_acked_hole(ts_us, budget, sink);
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn segment(
         &mut self,
         ts_us: u64,
         seq: u32,
@@ -221,24 +269,87 @@ impl TcpDirection {
         outcome
     }
 
-    /// The peer acknowledged up to `ack`: bytes before it that we never saw are a gap.
-    pub fn on_peer_ack(&mut self, ack: u32, budget: &mut Budget, sink: &mut dyn FnMut(Delivery<'_>)) -> bool {
+    /// The peer acknowledged up to `ack` (in a packet captured at `ts_us`): bytes before it that
+    /// we never saw are remembered as an acknowledged hole, declared a gap only once they are
+    /// proven lost (see the module documentation). Returns true when a gap was declared.
+    pub fn on_peer_ack(
+        &mut self,
+        ts_us: u64,
+        ack: u32,
+        budget: &mut Budget,
+        sink: &mut dyn FnMut(Delivery<'_>),
+    ) -> bool {
         if !self.initialized {
             return false;
         }
         let ahead = seq_diff(ack, self.next_seq);
         if ahead <= 0 || ahead > i64::from(MAX_AHEAD) {
-            return false;
+            return self.settle_acked_hole(ts_us, budget, sink);
         }
+        let mut target = ack;
         if let Some(fin) = self.fin_seq {
             // The FIN occupies one sequence number.
-            if self.next_seq == fin && ack == fin.wrapping_add(1) {
-                return false;
+            if ack == fin.wrapping_add(1) {
+                target = fin;
             }
         }
+        if seq_diff(target, self.next_seq) > 0 {
+            self.acked_hole = Some(match self.acked_hole {
+                Some(h) if seq_diff(target, h.upto) > 0 => AckedHole { upto: target, upto_ts: ts_us, ..h },
+                Some(h) => h,
+                None => AckedHole { upto: target, since: ts_us, from: self.next_seq, upto_ts: ts_us },
+            });
+        }
+        self.settle_acked_hole(ts_us, budget, sink)
+    }
+
+    /// Declares the parts of the acknowledged hole proven lost a gap: those followed by data of
+    /// this direction the capture already has (held out of order, whether it came before or
+    /// after the acknowledgement: a direction's segments are captured in the order they were
+    /// sent), and all of it once it has waited [`ACK_REORDER_WINDOW_US`]. Forgets it once
+    /// filled. True when a gap was declared.
+    fn settle_acked_hole(&mut self, ts_us: u64, budget: &mut Budget, sink: &mut dyn FnMut(Delivery<'_>)) -> bool {
+        let Some(hole) = self.acked_hole.map(|h| self.refresh_acked_hole(h)) else { return false };
+        if self.acked_hole.is_none() {
+            return false;
+        }
+        let expired = ts_us >= hole.since.saturating_add(ACK_REORDER_WINDOW_US);
+        let data_beyond = self.ooo.last().is_some_and(|s| seq_diff(s.seq, hole.upto) >= 0);
+        let gap = if expired || data_beyond {
+            self.skip_acked(hole.upto, true, budget, sink)
+        } else if !self.ooo.is_empty() {
+            self.skip_acked(hole.upto, false, budget, sink)
+        } else {
+            false
+        };
+        if let Some(hole) = self.acked_hole {
+            self.refresh_acked_hole(hole);
+        }
+        gap
+    }
+
+    /// Forgets the acknowledged hole once filled; when partly filled, what is still missing may
+    /// have been acknowledged only by the latest acknowledgement, so it waits from then.
+    fn refresh_acked_hole(&mut self, mut hole: AckedHole) -> AckedHole {
+        if seq_diff(hole.upto, self.next_seq) <= 0 {
+            self.acked_hole = None;
+            return hole;
+        }
+        if hole.from != self.next_seq {
+            hole.since = hole.since.max(hole.upto_ts);
+            hole.from = self.next_seq;
+        }
+        self.acked_hole = Some(hole);
+        hole
+    }
+
+    /// Everything before `upto` was sent: the holes before held data up to there are gaps, the
+    /// held data between them is delivered, and with `tail` so is the hole after the last held
+    /// data before `upto`. True when a gap was declared.
+    fn skip_acked(&mut self, upto: u32, tail: bool, budget: &mut Budget, sink: &mut dyn FnMut(Delivery<'_>)) -> bool {
         let mut gap = false;
         while let Some(first) = self.ooo.first().map(|s| s.seq) {
-            if seq_diff(first, ack) > 0 {
+            if seq_diff(first, upto) > 0 {
                 break;
             }
             if seq_diff(first, self.next_seq) > 0 {
@@ -250,15 +361,9 @@ impl TcpDirection {
                 break; // nothing drained; avoid spinning
             }
         }
-        let mut target = ack;
-        if let Some(fin) = self.fin_seq {
-            if ack == fin.wrapping_add(1) {
-                target = fin;
-            }
-        }
-        if seq_diff(target, self.next_seq) > 0 {
+        if tail && seq_diff(upto, self.next_seq) > 0 {
             gap = true;
-            self.skip_to(target, sink);
+            self.skip_to(upto, sink);
             self.drain(budget, sink);
         }
         gap
@@ -266,6 +371,11 @@ impl TcpDirection {
 
     /// The flow ends: whatever is still held is delivered, with gaps for the holes.
     pub fn flush(&mut self, budget: &mut Budget, sink: &mut dyn FnMut(Delivery<'_>)) {
+        if let Some(hole) = self.acked_hole.take() {
+            if seq_diff(hole.upto, self.next_seq) > 0 {
+                self.skip_acked(hole.upto, true, budget, sink);
+            }
+        }
         while let Some(first) = self.ooo.first().map(|s| s.seq) {
             if seq_diff(first, self.next_seq) > 0 {
                 self.skip_to(first, sink);
@@ -306,6 +416,7 @@ impl TcpDirection {
         self.implausible_run = 0;
         self.release(budget);
         self.history.clear();
+        self.acked_hole = None;
         sink(Delivery::Gap(0));
         self.next_seq = seq;
         self.deliver(payload, missing, sink);
@@ -454,29 +565,116 @@ mod tests {
         assert_eq!(out, vec![Out::D(b"GH".to_vec())]);
     }
 
+    fn ack(dir: &mut TcpDirection, budget: &mut Budget, ts: u64, ack: u32) -> (Vec<Out>, bool) {
+        let mut out = Vec::new();
+        let gap = dir.on_peer_ack(ts, ack, budget, &mut |dl| match dl {
+            Delivery::Data(x) | Delivery::Buffered(x, _) => out.push(Out::D(x.to_vec())),
+            Delivery::Gap(n) => out.push(Out::G(n)),
+        });
+        (out, gap)
+    }
+
+    fn run_at(dir: &mut TcpDirection, budget: &mut Budget, ts: u64, seq: u32, data: &[u8]) -> Vec<(Out, u64)> {
+        let mut out = Vec::new();
+        dir.on_segment(ts, seq, data, 0, 1 << 16, budget, &mut |d| match d {
+            Delivery::Data(b) => out.push((Out::D(b.to_vec()), ts)),
+            Delivery::Buffered(b, t) => out.push((Out::D(b.to_vec()), t)),
+            Delivery::Gap(n) => out.push((Out::G(n), ts)),
+        });
+        out
+    }
+
     #[test]
-    fn peer_ack_declares_gap() {
+    fn peer_ack_of_a_hole_before_held_data_is_a_gap() {
         let mut b = Budget::new(1 << 20);
         let mut d = TcpDirection::default();
         d.on_syn(0, &mut b);
         run(&mut d, &mut b, 1, b"abc");
         // bytes 4..10 lost by the mirror port, then 10.. arrive
         run(&mut d, &mut b, 10, b"xyz");
+        // Acknowledged, and data sent after them was captured: they will not come.
+        assert_eq!(ack(&mut d, &mut b, 0, 13), (vec![Out::G(6), Out::D(b"xyz".to_vec())], true));
+        assert_eq!(b.used, 0);
+    }
+
+    #[test]
+    fn acked_hole_is_a_gap_once_later_data_arrives() {
+        let mut b = Budget::new(1 << 20);
+        let mut d = TcpDirection::default();
+        d.on_syn(0, &mut b);
+        run(&mut d, &mut b, 1, b"abc");
+        // The ACK alone proves nothing: the bytes may be just behind it in the capture.
+        assert_eq!(ack(&mut d, &mut b, 0, 13), (vec![], false));
+        // Data beyond the acknowledged point: 4..13 were lost.
+        let out: Vec<Out> = run_at(&mut d, &mut b, 1, 13, b"!").into_iter().map(|(o, _)| o).collect();
+        assert_eq!(out, vec![Out::G(9), Out::D(b"!".to_vec())]);
+        // Data inside the acknowledged hole: what comes before it was lost, the rest may come.
+        assert_eq!(ack(&mut d, &mut b, 2, 30), (vec![], false));
+        let out: Vec<Out> = run_at(&mut d, &mut b, 3, 20, b"uvw").into_iter().map(|(o, _)| o).collect();
+        assert_eq!(out, vec![Out::G(6), Out::D(b"uvw".to_vec())]);
+        let out: Vec<Out> = run_at(&mut d, &mut b, 3, 23, b"1234567").into_iter().map(|(o, _)| o).collect();
+        assert_eq!(out, vec![Out::D(b"1234567".to_vec())]);
+        assert_eq!(b.used, 0);
+    }
+
+    #[test]
+    fn acked_hole_becomes_a_gap_after_the_reorder_window() {
+        let mut b = Budget::new(1 << 20);
+        let mut d = TcpDirection::default();
+        d.on_syn(0, &mut b);
+        run(&mut d, &mut b, 1, b"abc");
+        // a lost tail with nothing after it
+        assert_eq!(ack(&mut d, &mut b, 1_000, 11), (vec![], false));
+        assert_eq!(ack(&mut d, &mut b, 1_000 + ACK_REORDER_WINDOW_US - 1, 11), (vec![], false));
+        assert_eq!(ack(&mut d, &mut b, 1_000 + ACK_REORDER_WINDOW_US, 11), (vec![Out::G(7)], true));
+        // the bytes, far too late, are an old retransmission
+        let (out, o) = run(&mut d, &mut b, 4, b"defghij");
+        assert!(out.is_empty() && o.retransmission);
+    }
+
+    #[test]
+    fn data_just_after_its_ack_is_delivered_with_its_own_time() {
+        let mut b = Budget::new(1 << 20);
+        let mut d = TcpDirection::default();
+        d.on_syn(0, &mut b);
+        run(&mut d, &mut b, 1, b"abc");
+        assert_eq!(ack(&mut d, &mut b, 100, 10), (vec![], false));
+        // The acknowledged bytes, in two segments captured after the ACK.
+        assert_eq!(run_at(&mut d, &mut b, 100, 4, b"def"), vec![(Out::D(b"def".to_vec()), 100)]);
+        assert_eq!(ack(&mut d, &mut b, 150, 10), (vec![], false));
+        assert_eq!(run_at(&mut d, &mut b, 200, 7, b"ghi"), vec![(Out::D(b"ghi".to_vec()), 200)]);
+        // Filled: a much later ACK of the same point declares nothing.
+        assert_eq!(ack(&mut d, &mut b, 10_000_000, 10), (vec![], false));
+        assert_eq!(b.used, 0);
+    }
+
+    #[test]
+    fn partly_filled_acked_hole_waits_for_the_later_acknowledgement() {
+        let mut b = Budget::new(1 << 20);
+        let mut d = TcpDirection::default();
+        d.on_syn(0, &mut b);
+        assert_eq!(ack(&mut d, &mut b, 0, 4), (vec![], false));
+        assert_eq!(ack(&mut d, &mut b, 200_000, 7), (vec![], false));
+        run_at(&mut d, &mut b, 200_000, 1, b"abc");
+        // 4..7 were acknowledged only at 200 ms: not yet a gap at 300 ms.
+        assert_eq!(ack(&mut d, &mut b, 300_000, 7), (vec![], false));
+        assert_eq!(ack(&mut d, &mut b, 200_000 + ACK_REORDER_WINDOW_US, 7), (vec![Out::G(3)], true));
+    }
+
+    #[test]
+    fn acked_hole_is_a_gap_at_flow_end() {
+        let mut b = Budget::new(1 << 20);
+        let mut d = TcpDirection::default();
+        d.on_syn(0, &mut b);
+        run(&mut d, &mut b, 1, b"abc");
+        assert_eq!(ack(&mut d, &mut b, 0, 8), (vec![], false));
         let mut out = Vec::new();
-        let gap = d.on_peer_ack(13, &mut b, &mut |dl| match dl {
+        d.flush(&mut b, &mut |dl| match dl {
             Delivery::Data(x) | Delivery::Buffered(x, _) => out.push(Out::D(x.to_vec())),
             Delivery::Gap(n) => out.push(Out::G(n)),
         });
-        assert!(gap);
-        assert_eq!(out, vec![Out::G(6), Out::D(b"xyz".to_vec())]);
-        // a lost tail with nothing after it
-        let mut out = Vec::new();
-        d.on_peer_ack(20, &mut b, &mut |dl| {
-            if let Delivery::Gap(n) = dl {
-                out.push(n)
-            }
-        });
-        assert_eq!(out, vec![7]);
+        assert_eq!(out, vec![Out::G(4)]);
+        assert_eq!(b.used, 0);
     }
 
     #[test]
@@ -486,7 +684,8 @@ mod tests {
         d.on_syn(0, &mut b);
         run(&mut d, &mut b, 1, b"abc");
         d.on_fin(4, 0);
-        assert!(!d.on_peer_ack(5, &mut b, &mut |_| panic!("no delivery expected")));
+        assert!(!d.on_peer_ack(0, 5, &mut b, &mut |_| panic!("no delivery expected")));
+        assert!(!d.on_peer_ack(ACK_REORDER_WINDOW_US * 10, 5, &mut b, &mut |_| panic!("no delivery expected")));
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! response it received as an `unsolicited` one from the outstation; link-layer frames and
 //! application confirms as no transaction at all.
 //!
+//! A second test (its own namespaces `jwk-*`) runs jobwatch's job engine live: the master's
+//! periodic class 1/2/3 scan (opendnp3's `AddClassScan`, every 500 ms for 12 s) against a quiet
+//! outstation must be one established periodic job with that period (±2 %), and the master's
+//! shutdown exactly one `job_stopped`.
+//!
 //! Needs root (CAP_NET_ADMIN for the namespaces, CAP_NET_RAW to capture) and python3 with
 //! yadnp3 (`scripts/requirements-test.txt`). It fails, never skips, when they are missing.
 
@@ -36,7 +41,24 @@ const OUTSTATION: u64 = 1024;
 
 /// Runs a command to completion; panics with its output if it fails.
 mod common;
-use common::{effective_uid, epoch_seconds, read_events, run, Net, NetNames, Proc};
+use common::{
+    check_stopped_periodic_job, effective_uid, epoch_seconds, read_events, run, start_jobwatch, start_server,
+    stop_jobwatch, ExpectedJob, Net, NetNames, Proc, STUCK_ON_QUIET_LINK,
+};
+
+/// The job test's master: opendnp3's periodic class 1/2/3 scan every 500 ms for 12 s.
+const SCAN_PERIOD_S: f64 = 0.5;
+const SCAN_DURATION_S: f64 = 12.0;
+
+fn assert_prerequisites() {
+    assert_eq!(effective_uid(), Some(0), "live_dnp3 needs root (CAP_NET_ADMIN, CAP_NET_RAW): {HOW_TO_RUN}");
+    let py = Command::new("python3").args(["-c", "import opendnp3"]).output();
+    assert!(
+        py.as_ref().is_ok_and(|o| o.status.success()),
+        "live_dnp3 needs python3 with yadnp3 (module opendnp3): `pip install -r scripts/requirements-test.txt` ({})",
+        py.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string()).unwrap_or_else(|e| e.to_string())
+    );
+}
 
 /// The request function code and object headers (group, variation) of a task in the master's
 /// log: its startup tasks by opendnp3's task type, the script's own by the `kind` it gave them.
@@ -88,13 +110,7 @@ fn assert_points_match(seen: &Value, received: &Value, ctx: &str) {
 
 #[test]
 fn live_capture_of_real_dnp3_peers() {
-    assert_eq!(effective_uid(), Some(0), "live_dnp3 needs root (CAP_NET_ADMIN, CAP_NET_RAW): {HOW_TO_RUN}");
-    let py = Command::new("python3").args(["-c", "import opendnp3"]).output();
-    assert!(
-        py.as_ref().is_ok_and(|o| o.status.success()),
-        "live_dnp3 needs python3 with yadnp3 (module opendnp3): `pip install -r scripts/requirements-test.txt` ({})",
-        py.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string()).unwrap_or_else(|e| e.to_string())
-    );
+    assert_prerequisites();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let events_path = dir.path().join("events.jsonl");
@@ -349,4 +365,92 @@ fn live_capture_of_real_dnp3_peers() {
     drop(jobwatch);
     drop(net);
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
+/// The requirement for DNP3: opendnp3's own periodic class 1/2/3 event scan
+/// (`AddClassScan`, every 500 ms, for 12 s after the startup sequence) is one established
+/// periodic job with that period (±2 %; opendnp3 schedules the next scan one period after the
+/// previous one completes, so the wire adds the response time), and once the master shuts
+/// down (closing the connection) jobwatch, still capturing on the quiet link, raises exactly
+/// one `job_stopped` for it. The outstation is quiet (no events), so the master never starts
+/// an event scan of its own between the periodic ones (that would be the same job).
+#[test]
+fn live_dnp3_class_scan_becomes_a_job_and_its_stop_is_alerted() {
+    assert_prerequisites();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let events_path = dir.path().join("events.jsonl");
+    let master_log = dir.path().join("scan.json");
+
+    // Declared first, so it is dropped last: after every process in it has been killed.
+    let net = Net::create(&NetNames { srv_ns: "jwk-out", cli_ns: "jwk-mst", srv_if: "jkb", cli_if: "jka", octet: 88 });
+    #[rustfmt::skip]
+    let mut jobwatch = start_jobwatch(&net, dir.path(), &events_path,
+        &["--learn-window", "4s", "--events", "transaction,job,alert,stats", "--stats-interval", "1s"]);
+
+    let mut os = Net::command(&net.srv_ns, "python3");
+    os.args([PEER, "outstation", "--host", &net.srv_ip, "--quiet"]);
+    let outstation = start_server("dnp3 outstation", os, dir.path());
+
+    let (period, duration) = (SCAN_PERIOD_S.to_string(), SCAN_DURATION_S.to_string());
+    let mut ms = Net::command(&net.cli_ns, "python3");
+    #[rustfmt::skip]
+    ms.args([PEER, "master", "--host", &net.srv_ip, "--scan-period", &period, "--duration", &duration, "--log"])
+        .arg(&master_log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut master = Proc::spawn("dnp3 master", ms, dir.path());
+    let status = master.wait_for(Duration::from_secs_f64(SCAN_DURATION_S + 10.0));
+    assert!(status.is_some_and(|s| s.success()), "the dnp3 master failed ({status:?}): {}", master.stderr());
+
+    // The master stopped: at least six periods and two seconds of silence for jobwatch to
+    // notice, then stop it.
+    thread::sleep(Duration::from_secs_f64(6.0 * SCAN_PERIOD_S + 2.0));
+    let stuck_on_quiet_link = stop_jobwatch(&mut jobwatch, &net);
+    drop(outstation);
+
+    let log: Value = serde_json::from_str(&fs::read_to_string(&master_log).unwrap()).unwrap();
+    let tasks = log["tasks"].as_array().unwrap();
+    let scans: Vec<&Value> = tasks.iter().filter(|t| t["kind"] == "scan").collect();
+    assert!(
+        tasks.iter().all(|t| t["result"] == "SUCCESS" && t["time_start"].is_f64()),
+        "every task started and succeeded: {log:#}"
+    );
+    assert!(!tasks.iter().any(|t| t["type"] == "AUTO_EVENT_SCAN"), "the master scanned for events by itself: {log:#}");
+    let sent: Vec<f64> = scans.iter().map(|t| t["time_start"].as_f64().unwrap()).collect();
+    let events = read_events(&events_path);
+    let dump = || {
+        events.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+            + &format!("\n--- master log ---\n{log:#}\n--- jobwatch stderr ---\n{}", jobwatch.stderr())
+    };
+    let expected = ExpectedJob {
+        app_proto: "dnp3",
+        master: &net.cli_ip,
+        outstation: &net.srv_ip,
+        function_code: 1,
+        period_s: SCAN_PERIOD_S,
+        polls_sent: &sent,
+    };
+    // A read of class 1, 2 and 3 (all objects), from master 1 to outstation 1024.
+    let is_poll = |t: &Value| {
+        let d = &t["dnp3"];
+        let objects: Vec<(u64, u64, u64)> = d["objects"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| (o["group"].as_u64().unwrap(), o["variation"].as_u64().unwrap(), o["qualifier"].as_u64().unwrap()))
+            .collect();
+        t["app_proto"] == "dnp3"
+            && t["function_code"] == 1
+            && t["status"] != "unsolicited"
+            && (&d["source"], &d["destination"]) == (&MASTER.into(), &OUTSTATION.into())
+            && objects == [(60, 2, 6), (60, 3, 6), (60, 4, 6)]
+    };
+    let seen = check_stopped_periodic_job(&events, &expected, is_poll, &dump);
+    eprintln!("{}", seen.report("live_dnp3", SCAN_PERIOD_S, started.elapsed()));
+    assert!(!stuck_on_quiet_link, "{STUCK_ON_QUIET_LINK}");
+    drop(jobwatch);
+    drop(net);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }

@@ -8,6 +8,10 @@
 //! the same detail. On veth the TCP checksums are left to offload and read as wrong on capture,
 //! so this also proves jobwatch keeps those segments (it does not verify checksums by default).
 //!
+//! A second test (its own namespaces `jwj-*`) runs jobwatch's job engine live: a client polls
+//! FC3 every 500 ms for 12 s (`modbus_peer.py poll`) and stops; the poll must be one
+//! established periodic job with that period (±2 %) and its stop exactly one `job_stopped`.
+//!
 //! Needs root (CAP_NET_ADMIN for the namespaces, CAP_NET_RAW to capture) and python3 with
 //! pymodbus (`scripts/requirements-test.txt`). It fails, never skips, when they are missing.
 
@@ -28,10 +32,16 @@ const HOW_TO_RUN: &str =
 
 /// Runs a command to completion; panics with its output if it fails.
 mod common;
-use common::{effective_uid, epoch_seconds, read_events, run, Net, NetNames, Proc};
+use common::{
+    check_stopped_periodic_job, effective_uid, epoch_seconds, read_events, run, start_jobwatch, start_server,
+    stop_jobwatch, ExpectedJob, Net, NetNames, Proc, STUCK_ON_QUIET_LINK,
+};
 
-#[test]
-fn live_capture_of_real_modbus_peers() {
+/// The job test's client: FC3 every 500 ms for 12 s.
+const POLL_PERIOD_S: f64 = 0.5;
+const POLL_DURATION_S: f64 = 12.0;
+
+fn assert_prerequisites() {
     assert_eq!(effective_uid(), Some(0), "live_modbus needs root (CAP_NET_ADMIN, CAP_NET_RAW): {HOW_TO_RUN}");
     let py = Command::new("python3").args(["-c", "import pymodbus"]).output();
     assert!(
@@ -39,6 +49,82 @@ fn live_capture_of_real_modbus_peers() {
         "live_modbus needs python3 with pymodbus: `pip install -r scripts/requirements-test.txt` ({})",
         py.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string()).unwrap_or_else(|e| e.to_string())
     );
+}
+
+/// The requirement for Modbus: a pymodbus client polling FC3 at a known period for
+/// 12 s is one established periodic job with that period (±2 %), and once it stops (it closes
+/// its connection) jobwatch, still capturing on the quiet link, raises exactly one
+/// `job_stopped` for it: in live capture the clock advances without packets.
+#[test]
+fn live_modbus_poll_becomes_a_job_and_its_stop_is_alerted() {
+    assert_prerequisites();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let events_path = dir.path().join("events.jsonl");
+    let client_log = dir.path().join("poll.json");
+
+    // Declared first, so it is dropped last: after every process in it has been killed.
+    let net = Net::create(&NetNames { srv_ns: "jwj-srv", cli_ns: "jwj-cli", srv_if: "jjb", cli_if: "jja", octet: 87 });
+    #[rustfmt::skip]
+    let mut jobwatch = start_jobwatch(&net, dir.path(), &events_path,
+        &["--learn-window", "4s", "--events", "transaction,job,alert,stats", "--stats-interval", "1s"]);
+
+    let mut srv = Net::command(&net.srv_ns, "python3");
+    srv.args([PEER, "server", "--host", &net.srv_ip]);
+    let server = start_server("modbus server", srv, dir.path());
+
+    let (period, duration) = (POLL_PERIOD_S.to_string(), POLL_DURATION_S.to_string());
+    let mut cli = Net::command(&net.cli_ns, "python3");
+    #[rustfmt::skip]
+    cli.args([PEER, "poll", "--host", &net.srv_ip, "--period", &period, "--duration", &duration, "--log"])
+        .arg(&client_log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut client = Proc::spawn("modbus poller", cli, dir.path());
+    let status = client.wait_for(Duration::from_secs_f64(POLL_DURATION_S + 10.0));
+    assert!(status.is_some_and(|s| s.success()), "the modbus poller failed ({status:?}): {}", client.stderr());
+
+    // The client stopped: at least six periods and two seconds of silence for jobwatch to
+    // notice, then stop it.
+    thread::sleep(Duration::from_secs_f64(6.0 * POLL_PERIOD_S + 2.0));
+    let stuck_on_quiet_link = stop_jobwatch(&mut jobwatch, &net);
+    drop(server);
+
+    let log: Value = serde_json::from_str(&fs::read_to_string(&client_log).unwrap()).unwrap();
+    let requests = log["requests"].as_array().unwrap();
+    assert!(requests.iter().all(|r| r["function_code"] == 3 && r["exception"] == false), "client log: {log:#}");
+    let sent: Vec<f64> = requests.iter().map(|r| r["time_sent"].as_f64().unwrap()).collect();
+    let events = read_events(&events_path);
+    let dump = || {
+        events.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+            + &format!("\n--- client log ---\n{log:#}\n--- jobwatch stderr ---\n{}", jobwatch.stderr())
+    };
+    let expected = ExpectedJob {
+        app_proto: "modbus",
+        master: &net.cli_ip,
+        outstation: &net.srv_ip,
+        function_code: 3,
+        period_s: POLL_PERIOD_S,
+        polls_sent: &sent,
+    };
+    let is_poll = |t: &Value| {
+        t["app_proto"] == "modbus"
+            && t["function_code"] == 3
+            && t["modbus"]["unit_id"] == 1
+            && t["modbus"]["address"] == 0
+            && t["modbus"]["quantity"] == 10
+    };
+    let seen = check_stopped_periodic_job(&events, &expected, is_poll, &dump);
+    eprintln!("{}", seen.report("live_modbus", POLL_PERIOD_S, started.elapsed()));
+    assert!(!stuck_on_quiet_link, "{STUCK_ON_QUIET_LINK}");
+    drop(jobwatch);
+    drop(net);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn live_capture_of_real_modbus_peers() {
+    assert_prerequisites();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let events_path = dir.path().join("events.jsonl");

@@ -11,6 +11,10 @@
 //! write the client logs must come out as one `transaction` each, in order, with the same item
 //! (area, DB, byte address, length, transport size), the same bytes, rack and slot.
 //!
+//! A second test (its own namespaces `jwt-*`) runs jobwatch's job engine live: a client reads
+//! DB1.DBB0..9 every 500 ms for 12 s (`s7_peer.py poll`) and disconnects; the read must be one
+//! established periodic job with that period (±2 %) and its stop exactly one `job_stopped`.
+//!
 //! Needs root (CAP_NET_ADMIN for the namespaces, CAP_NET_RAW to capture) and python3 with
 //! python-snap7 (`scripts/requirements-test.txt`). It fails, never skips, when they are missing.
 
@@ -37,7 +41,25 @@ const AREA_DB: u64 = 0x84;
 
 /// Runs a command to completion; panics with its output if it fails.
 mod common;
-use common::{effective_uid, epoch_seconds, read_events, run, Net, NetNames, Proc};
+use common::{
+    check_stopped_periodic_job, effective_uid, epoch_seconds, read_events, run, start_jobwatch, start_server,
+    stop_jobwatch, ExpectedJob, Net, NetNames, Proc, STUCK_ON_QUIET_LINK,
+};
+
+/// The job test's client: read_var DB1.DBB0..9 every 500 ms for 12 s.
+const POLL_PERIOD_S: f64 = 0.5;
+const POLL_DURATION_S: f64 = 12.0;
+
+fn assert_prerequisites() {
+    assert_eq!(effective_uid(), Some(0), "live_s7comm needs root (CAP_NET_ADMIN, CAP_NET_RAW): {HOW_TO_RUN}");
+    // Loading the native library too, not just the Python package.
+    let py = Command::new("python3").args(["-c", "import snap7; snap7.client.Client().destroy()"]).output();
+    assert!(
+        py.as_ref().is_ok_and(|o| o.status.success()),
+        "live_s7comm needs python3 with python-snap7 (module snap7): `pip install -r scripts/requirements-test.txt` ({})",
+        py.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string()).unwrap_or_else(|e| e.to_string())
+    );
+}
 
 /// The bytes the server's DB holds at `start..start + len` before any write (see s7_peer.py).
 fn db_bytes(db: u64, start: u64, len: u64) -> String {
@@ -88,14 +110,7 @@ fn assert_timing(t: &Value, entry: &Value, ctx: &str) {
 
 #[test]
 fn live_capture_of_real_s7_peers() {
-    assert_eq!(effective_uid(), Some(0), "live_s7comm needs root (CAP_NET_ADMIN, CAP_NET_RAW): {HOW_TO_RUN}");
-    // Loading the native library too, not just the Python package.
-    let py = Command::new("python3").args(["-c", "import snap7; snap7.client.Client().destroy()"]).output();
-    assert!(
-        py.as_ref().is_ok_and(|o| o.status.success()),
-        "live_s7comm needs python3 with python-snap7 (module snap7): `pip install -r scripts/requirements-test.txt` ({})",
-        py.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string()).unwrap_or_else(|e| e.to_string())
-    );
+    assert_prerequisites();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let events_path = dir.path().join("events.jsonl");
@@ -286,4 +301,84 @@ fn live_capture_of_real_s7_peers() {
     drop(jobwatch);
     drop(net);
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
+/// The requirement for S7comm: a snap7 client reading DB1.DBB0..9 at a known period
+/// for 12 s is one established periodic job with that period (±2 %), and once it stops (it
+/// disconnects) jobwatch, still capturing on the quiet link, raises exactly one `job_stopped`
+/// for it.
+#[test]
+fn live_s7_read_becomes_a_job_and_its_stop_is_alerted() {
+    assert_prerequisites();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let events_path = dir.path().join("events.jsonl");
+    let client_log = dir.path().join("poll.json");
+
+    // Declared first, so it is dropped last: after every process in it has been killed.
+    let net = Net::create(&NetNames { srv_ns: "jwt-srv", cli_ns: "jwt-cli", srv_if: "jtb", cli_if: "jta", octet: 89 });
+    #[rustfmt::skip]
+    let mut jobwatch = start_jobwatch(&net, dir.path(), &events_path,
+        &["--learn-window", "4s", "--events", "transaction,job,alert,stats", "--stats-interval", "1s"]);
+
+    let mut srv = Net::command(&net.srv_ns, "python3");
+    srv.args([PEER, "server", "--host", &net.srv_ip]);
+    let server = start_server("snap7 server", srv, dir.path());
+
+    let (rack, slot) = (RACK.to_string(), SLOT.to_string());
+    let (period, duration) = (POLL_PERIOD_S.to_string(), POLL_DURATION_S.to_string());
+    let mut cli = Net::command(&net.cli_ns, "python3");
+    #[rustfmt::skip]
+    cli.args([PEER, "poll", "--host", &net.srv_ip, "--rack", &rack, "--slot", &slot,
+              "--period", &period, "--duration", &duration, "--log"])
+        .arg(&client_log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut client = Proc::spawn("snap7 poller", cli, dir.path());
+    let status = client.wait_for(Duration::from_secs_f64(POLL_DURATION_S + 10.0));
+    assert!(status.is_some_and(|s| s.success()), "the snap7 poller failed ({status:?}): {}", client.stderr());
+
+    // The client stopped: at least six periods and two seconds of silence for jobwatch to
+    // notice, then stop it.
+    thread::sleep(Duration::from_secs_f64(6.0 * POLL_PERIOD_S + 2.0));
+    let stuck_on_quiet_link = stop_jobwatch(&mut jobwatch, &net);
+    drop(server);
+
+    let log: Value = serde_json::from_str(&fs::read_to_string(&client_log).unwrap()).unwrap();
+    let ops = log["ops"].as_array().unwrap();
+    assert!(
+        ops.iter().all(|o| o["op"] == "read" && o["result"] == "ok" && o["value"] == db_bytes(1, 0, 10)),
+        "client log: {log:#}"
+    );
+    let sent: Vec<f64> = ops.iter().map(|o| o["time_sent"].as_f64().unwrap()).collect();
+    let events = read_events(&events_path);
+    let dump = || {
+        events.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+            + &format!("\n--- client log ---\n{log:#}\n--- jobwatch stderr ---\n{}", jobwatch.stderr())
+    };
+    let expected = ExpectedJob {
+        app_proto: "s7comm",
+        master: &net.cli_ip,
+        outstation: &net.srv_ip,
+        function_code: 4,
+        period_s: POLL_PERIOD_S,
+        polls_sent: &sent,
+    };
+    // One item: DB1, bytes 0..9.
+    let is_poll = |t: &Value| {
+        let items = t["s7comm"]["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+        t["app_proto"] == "s7comm"
+            && t["function_code"] == 4
+            && items.len() == 1
+            && items[0]["area"] == AREA_DB
+            && items[0]["db"] == 1
+            && items[0]["address"] == 0
+            && items[0]["length"] == 10
+    };
+    let seen = check_stopped_periodic_job(&events, &expected, is_poll, &dump);
+    eprintln!("{}", seen.report("live_s7comm", POLL_PERIOD_S, started.elapsed()));
+    assert!(!stuck_on_quiet_link, "{STUCK_ON_QUIET_LINK}");
+    drop(jobwatch);
+    drop(net);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }

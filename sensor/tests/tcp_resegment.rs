@@ -420,3 +420,119 @@ fn the_reassembly_memory_bound_holds() {
     assert!(anomalies(&events).contains(&"tcp.reassembly_limit"));
     assert_eq!(pipeline.stats().tcp_buffered_bytes, 0);
 }
+
+/// A pure ACK from the receiver of `seg` acknowledging all of it.
+fn ack_of(seg: &Segment) -> Vec<u8> {
+    let end = seg.seq.wrapping_add(seg.payload.len() as u32);
+    let builder = PacketBuilder::ethernet2(seg.dst_mac, seg.src_mac)
+        .ipv4(seg.dst, seg.src, 64)
+        .tcp(seg.dport, seg.sport, seg.ack, seg.window)
+        .ack(end);
+    let mut out = Vec::with_capacity(builder.size(0));
+    builder.write(&mut out, &[]).unwrap();
+    out
+}
+
+fn transaction_statuses(events: &[Event]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Transaction(t) => Some(t.status.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A mirror port merging both directions captures the receiver's ACK of a segment before the
+/// segment itself (s7comm_clean frames 2001/2002): the ACK is no proof that the bytes were lost,
+/// and the segment that follows is delivered, with its own capture time.
+#[test]
+fn data_captured_just_after_its_ack_is_not_a_gap() {
+    for capture in CAPTURES {
+        let frames = read_frames(capture);
+        let expected = transactions(&run(&frames));
+        let mut reordered = Vec::new();
+        let mut moved = 0;
+        for f in &frames {
+            if let Some(seg) = as_segment(f) {
+                reordered.push(Frame { ts: f.ts, data: ack_of(&seg) });
+                moved += 1;
+            }
+            reordered.push(f.clone());
+        }
+        assert!(moved > 10, "{capture}");
+        let events = run(&reordered);
+        assert_same(&transactions(&events), &expected, capture);
+        assert!(!anomalies(&events).contains(&"tcp.gap"), "{capture}: an early ACK is not loss");
+        let stats = events.iter().rev().find_map(|e| match e {
+            Event::Stats(s) => Some(s.1.clone()),
+            _ => None,
+        });
+        assert_eq!(stats.map(|s| s.tcp_gaps), Some(0), "{capture}");
+    }
+}
+
+/// The same early ACK, but the segment it acknowledges never shows up: once later data of that
+/// direction is captured the hole is a gap, and the stream goes on.
+#[test]
+fn acked_segment_that_never_comes_is_a_gap() {
+    let frames = read_frames("pcaps/modbus/modbus_example.pcap");
+    let all = transactions(&run(&frames));
+    let mut kept = Vec::new();
+    let mut responses = 0;
+    for f in &frames {
+        if let Some(seg) = as_segment(f) {
+            if seg.sport == 502 {
+                responses += 1;
+                if responses == 3 {
+                    // The client's ACK of the third response is captured, the response is not.
+                    kept.push(Frame { ts: f.ts, data: ack_of(&seg) });
+                    continue;
+                }
+            }
+        }
+        kept.push(f.clone());
+    }
+    let events = run(&kept);
+    let got = transactions(&events);
+    assert_eq!(got.len(), all.len(), "the request of the lost response is still reported");
+    assert_eq!(got.iter().filter(|t| t.contains(" no_response ") || t.contains(" pending ")).count(), 1, "{got:#?}");
+    assert!(anomalies(&events).contains(&"tcp.gap"));
+}
+
+/// s7comm_clean: 12 times the PLC's response is captured just after the master's segment that
+/// acknowledges it (tshark: "ACKed unseen segment"). Every request is answered (tshark, with
+/// sequence analysis off so that it dissects those responses, pairs all 2637 requests).
+#[test]
+fn s7comm_clean_early_acks_lose_nothing() {
+    let events = run(&read_frames("pcaps/s7comm/s7comm_clean.pcap"));
+    let statuses = transaction_statuses(&events);
+    assert_eq!(statuses.len(), 2637);
+    assert!(statuses.iter().all(|s| *s == "ok"), "{:?}", statuses.iter().filter(|s| **s != "ok").count());
+    assert!(!anomalies(&events).contains(&"tcp.gap"));
+}
+
+/// modbus_test.pcap frames 68-72: three FC6 requests with transaction id 504 (register 4,
+/// register 4, register 5; the last two in one segment) answered in order by frames 70-72.
+#[test]
+fn repeated_transaction_ids_are_answered_in_order() {
+    let events = run(&read_frames("pcaps/modbus/modbus_test.pcap"));
+    let txs: Vec<String> = transactions(&events)
+        .into_iter()
+        .filter(|t| t.starts_with("192.168.0.156:53842>") && t.contains(" tid=504 "))
+        .collect();
+    assert_eq!(txs.len(), 4, "{txs:#?}");
+    let first_three: Vec<(&str, &str)> = txs[..3]
+        .iter()
+        .map(|t| {
+            let status = if t.contains(" ok ") { "ok" } else { "not ok" };
+            let addr = t.split(" addr=").nth(1).unwrap().split(' ').next().unwrap();
+            (status, addr)
+        })
+        .collect();
+    assert_eq!(first_three, [("ok", "Some(4)"), ("ok", "Some(4)"), ("ok", "Some(5)")], "{txs:#?}");
+    assert!(txs[0].contains("regs=Some([2500])") && txs[1].contains("regs=Some([0])"), "{txs:#?}");
+    let anomalies = anomalies(&events);
+    assert!(!anomalies.contains(&"modbus.unmatched_response"));
+    assert!(anomalies.contains(&"modbus.duplicate_transaction_id"));
+}

@@ -2,10 +2,12 @@
 """A real DNP3 master and outstation (opendnp3, through the yadnp3 wheel) for jobwatch's
 live-capture test.
 
-    dnp3_peer.py outstation --host 10.78.1.1 [--port 20000]
+    dnp3_peer.py outstation --host 10.78.1.1 [--port 20000] [--quiet]
         A TCP server outstation, link address 1024, answering master 1. Three points of every
         type (DatabaseConfig(3)); known static values (see OUTSTATION_* below); every 150 ms
-        analog 0 and binary 1 change (class 1 events). Unsolicited responses are allowed.
+        analog 0 and binary 1 change (class 1 events), unless --quiet (no changes, hence no
+        events, so the master never scans for events by itself). Unsolicited responses are
+        allowed.
         A CROB on output 0 succeeds and sets binary output status 0 (another class 1 event).
         Prints "READY" on stdout once it listens.
 
@@ -16,6 +18,13 @@ live-capture test.
         disables unsolicited responses (so later events go to polls). Then it waits
         for every task to finish, shuts down, and writes a JSON log of everything it did (see
         `master` below) to FILE.
+
+    dnp3_peer.py master --host 10.78.1.1 [--port 20000] --log FILE --scan-period 0.5
+                        [--duration 12]
+        As above up to the end of the startup sequence; then, instead of the schedule above,
+        one job: opendnp3's own periodic class 1/2/3 event scan (IMaster.AddClassScan) every
+        SCAN_PERIOD seconds for DURATION seconds, then it shuts down (closing the connection)
+        and writes the same log, the scan's tasks with kind "scan".
 
 Used by sensor/tests/live_dnp3.rs.
 """
@@ -149,6 +158,8 @@ def outstation(args):
     # enabled, to the next integrity or class 1 poll after it disabled it.
     step = 0
     try:
+        while args.quiet:
+            time.sleep(1)
         while True:
             time.sleep(0.15)
             step += 1
@@ -297,6 +308,10 @@ def master(args):
         "no successful startup integrity poll",
     )
 
+    if args.scan_period is not None:
+        periodic_scan(o, m, soe, manager, args, lock, tasks, unsolicited, state, wait_until)
+        return
+
     fields = {
         "integrity": o.ClassField.AllClasses(),
         "class1": o.ClassField(False, True, False, False),
@@ -393,17 +408,50 @@ def master(args):
         json.dump(log, f, indent=1)
 
 
+def periodic_scan(o, m, soe, manager, args, lock, tasks, unsolicited, state, wait_until):
+    """The master's periodic class 1/2/3 scan for args.duration seconds, then shutdown and log."""
+    events = o.ClassField(False, True, True, True)
+    period = o.TimeDuration.Milliseconds(round(args.scan_period * 1000))
+    with lock:
+        first = len(tasks)
+    # opendnp3 runs the scan at once, then one period after each scan completes.
+    scan = m.AddClassScan(events, period, soe)
+    time.sleep(args.duration)
+    # Stop scanning between two scans: the task running now (if any) finishes first.
+    wait_until(lambda: state["running"] is None, 2.0, "a task did not finish at the end")
+    m.Disable()
+    time.sleep(0.1)
+    manager.Shutdown()
+    del scan
+    with lock:
+        for t in tasks[first:]:
+            if t["type"] == "USER_TASK":
+                t["kind"] = "scan"
+        log = {
+            "client": "opendnp3 (yadnp3)",
+            "master_address": MASTER_ADDRESS,
+            "outstation_address": OUTSTATION_ADDRESS,
+            "scan_period": args.scan_period,
+            "tasks": tasks,
+            "unsolicited": unsolicited,
+        }
+    with open(args.log, "w", encoding="utf-8") as f:
+        json.dump(log, f, indent=1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="role", required=True)
     s = sub.add_parser("outstation")
     s.add_argument("--host", required=True)
     s.add_argument("--port", type=int, default=20000)
+    s.add_argument("--quiet", action="store_true")
     k = sub.add_parser("master")
     k.add_argument("--host", required=True)
     k.add_argument("--port", type=int, default=20000)
     k.add_argument("--log", required=True)
     k.add_argument("--duration", type=float, default=4.0)
+    k.add_argument("--scan-period", type=float, default=None)
     args = p.parse_args()
     if args.role == "outstation":
         outstation(args)

@@ -10,6 +10,12 @@
         Polls on a fixed schedule over one TCP connection and writes a JSON log of exactly what
         it did (see `client` below) to FILE.
 
+    modbus_peer.py poll --host 10.77.1.1 [--port 502] --log FILE [--period 0.5] [--duration 12]
+        One job: FC3 (unit 1, holding registers 0..9) every PERIOD seconds for DURATION seconds
+        over one TCP connection, then closes it and writes the same JSON log as `client`. Each
+        poll is due one period after the previous one's due time (not after its answer), so the
+        period on the wire is exact however long an answer takes.
+
 Used by sensor/tests/live_modbus.rs; the test reads the same constants from the client's log.
 """
 
@@ -60,17 +66,21 @@ def server(args):
         pass
 
 
-def client(args):
+def connect(args):
+    """A connected pymodbus client (retried for up to 5 s while the server starts)."""
     from pymodbus.client import ModbusTcpClient
 
     c = ModbusTcpClient(args.host, port=args.port, timeout=2, retries=0)
     deadline = time.monotonic() + 5.0
     while not c.connect():
         if time.monotonic() > deadline:
-            sys.exit(f"modbus_peer client: cannot connect to {args.host}:{args.port}")
+            sys.exit(f"modbus_peer {args.role}: cannot connect to {args.host}:{args.port}")
         time.sleep(0.1)
+    return c
 
-    log = []
+
+def requester(c, log):
+    """do(fc, address, count, values): sends one request on `c` and appends what happened to `log`."""
 
     def do(fc, address, count=None, values=None):
         entry = {"function_code": fc, "unit_id": UNIT, "address": address}
@@ -104,6 +114,14 @@ def client(args):
             entry["coils"] = list(r.bits[:count])
         log.append(entry)
 
+    return do
+
+
+def client(args):
+    c = connect(args)
+    log = []
+    do = requester(c, log)
+
     # The schedule, in milliseconds from the start: [next, period, request]. One-shot requests
     # have period None. Everything runs in order on one connection; with the default 3 s that is
     # 15 FC3, 6 FC1, one FC6, one FC16, one FC15 and one FC3 answered with exception 2.
@@ -134,6 +152,24 @@ def client(args):
         json.dump({"client": "pymodbus", "requests": log}, f, indent=1)
 
 
+def poll(args):
+    c = connect(args)
+    log = []
+    do = requester(c, log)
+    # Due times from the start, each one period after the previous due time.
+    start = time.monotonic()
+    n = 0
+    while n * args.period < args.duration - 1e-9:
+        wait = start + n * args.period - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        do(3, 0, 10)
+        n += 1
+    c.close()
+    with open(args.log, "w", encoding="utf-8") as f:
+        json.dump({"client": "pymodbus", "period": args.period, "requests": log}, f, indent=1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="role", required=True)
@@ -145,11 +181,19 @@ def main():
     k.add_argument("--port", type=int, default=502)
     k.add_argument("--log", required=True)
     k.add_argument("--duration", type=float, default=3.0)
+    q = sub.add_parser("poll")
+    q.add_argument("--host", required=True)
+    q.add_argument("--port", type=int, default=502)
+    q.add_argument("--log", required=True)
+    q.add_argument("--period", type=float, default=0.5)
+    q.add_argument("--duration", type=float, default=12.0)
     args = p.parse_args()
     if args.role == "server":
         server(args)
-    else:
+    elif args.role == "client":
         client(args)
+    else:
+        poll(args)
 
 
 if __name__ == "__main__":

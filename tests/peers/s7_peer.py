@@ -12,6 +12,12 @@
         half time and reads them back right after, then writes a JSON log of exactly what it did
         (see `client` below) to FILE.
 
+    s7_peer.py poll --host 10.79.1.1 [--port 102] [--rack 0] [--slot 2] --log FILE
+                    [--period 0.5] [--duration 12]
+        One job: connects as `client` does, then reads DB1.DBB0..9 (one read_var) every PERIOD
+        seconds for DURATION seconds, each read due one period after the previous one's due
+        time, then disconnects and writes the same JSON log as `client`.
+
 Used by sensor/tests/live_s7comm.rs, which compares jobwatch's transactions with the log.
 """
 
@@ -53,7 +59,8 @@ def server(args):
         srv.destroy()
 
 
-def client(args):
+def connect(args):
+    """A connected snap7 client and the log entry of its connection."""
     import snap7
 
     c = snap7.client.Client()
@@ -65,7 +72,7 @@ def client(args):
             break
         except Exception as e:  # snap7 raises RuntimeError on an ISO/TCP failure
             if time.monotonic() > deadline:
-                sys.exit(f"s7_peer client: cannot connect to {args.host}:{args.port}: {e}")
+                sys.exit(f"s7_peer {args.role}: cannot connect to {args.host}:{args.port}: {e}")
             time.sleep(0.1)
             connect_sent = time.time()
     connected = {
@@ -77,8 +84,11 @@ def client(args):
         "time_sent": connect_sent,
         "time_received": time.time(),
     }
+    return c, connected
 
-    ops = []
+
+def operator(c, ops):
+    """do(op, db, start, size, data): one read or write on `c`, logged to `ops`."""
 
     def do(op, db, start, size=None, data=None):
         entry = {"op": op, "area": AREA_DB, "db": db, "start": start}
@@ -98,6 +108,14 @@ def client(args):
         entry["size"] = size if size is not None else len(data)
         entry["value"] = value.hex()
         ops.append(entry)
+
+    return do
+
+
+def client(args):
+    c, connected = connect(args)
+    ops = []
+    do = operator(c, ops)
 
     # Reads alternate every 100 ms; the write (and a read of what it wrote) comes at half time.
     period = 0.1
@@ -124,6 +142,24 @@ def client(args):
         json.dump({"client": "snap7", "connect": connected, "ops": ops}, f, indent=1)
 
 
+def poll(args):
+    c, connected = connect(args)
+    ops = []
+    do = operator(c, ops)
+    start = time.monotonic()
+    n = 0
+    while n * args.period < args.duration - 1e-9:
+        wait = start + n * args.period - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        do("read", 1, 0, size=10)
+        n += 1
+    c.disconnect()
+    c.destroy()
+    with open(args.log, "w", encoding="utf-8") as f:
+        json.dump({"client": "snap7", "period": args.period, "connect": connected, "ops": ops}, f, indent=1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="role", required=True)
@@ -137,11 +173,21 @@ def main():
     k.add_argument("--slot", type=int, default=2)
     k.add_argument("--log", required=True)
     k.add_argument("--duration", type=float, default=3.0)
+    q = sub.add_parser("poll")
+    q.add_argument("--host", required=True)
+    q.add_argument("--port", type=int, default=102)
+    q.add_argument("--rack", type=int, default=0)
+    q.add_argument("--slot", type=int, default=2)
+    q.add_argument("--log", required=True)
+    q.add_argument("--period", type=float, default=0.5)
+    q.add_argument("--duration", type=float, default=12.0)
     args = p.parse_args()
     if args.role == "server":
         server(args)
-    else:
+    elif args.role == "client":
         client(args)
+    else:
+        poll(args)
 
 
 if __name__ == "__main__":

@@ -501,7 +501,9 @@ pub(crate) fn decode_pdu<'a>(rosctr: Rosctr, parameter: &'a [u8], data: &'a [u8]
                 raw
             }
         },
-        Rosctr::ACK if parameter.is_empty() => Pdu::Ack,
+        // An ack_data without a parameter is how a PLC refuses a job (its header carries the
+        // error class and code): not a truncated PDU.
+        Rosctr::ACK | Rosctr::ACK_DATA if parameter.is_empty() => Pdu::Ack,
         Rosctr::JOB | Rosctr::ACK_DATA | Rosctr::ACK => {
             let Some(&function) = parameter.first() else {
                 found.push(&TRUNCATED);

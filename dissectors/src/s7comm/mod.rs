@@ -100,6 +100,11 @@ pub enum Event<'a> {
 ///
 /// The sensor keeps two per connection (to the PLC, from the PLC), feeds each its reassembled
 /// TCP stream, and calls [`S7Stream::reset`] on a gap.
+///
+/// The stream holds whole-packet state only (DT fragments awaiting end-of-TSDU), never the bytes
+/// of a TPKT packet cut short by a segment boundary: on [`Parse::Incomplete`] (which changes
+/// nothing) the caller keeps the unconsumed bytes and presents them again, followed by the next
+/// ones.
 #[derive(Clone, Debug, Default)]
 pub struct S7Stream {
     reassembler: CotpReassembler,

@@ -1187,8 +1187,10 @@ fn labels(s: &Scenario, train: &PhaseReport, test: &PhaseReport) -> Labels {
                 (first, last, format!("{who}: {} polls of {what} {how}", obs.count))
             }
             AnomalyKind::NewJob => (first, test.end, format!("{who} started a new job: {what}")),
+            // The talker is new from its connection's first packet (the TCP handshake, and
+            // for S7 the COTP connect and setup communication), before its first poll.
             AnomalyKind::NewTalker => {
-                (first, test.end, format!("{who}: a master–PLC pair never seen before, polling {what}"))
+                (plan.at.min(first), test.end, format!("{who}: a master–PLC pair never seen before, polling {what}"))
             }
             AnomalyKind::ModbusWrite
             | AnomalyKind::Dnp3DirectOperate

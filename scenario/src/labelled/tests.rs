@@ -283,7 +283,13 @@ fn check_every_anomaly(seed: u64) {
                 assert!(normal.bytes.len() > 12 || label.anomaly == AnomalyKind::ResponseSlow);
             }
             AnomalyKind::NewJob | AnomalyKind::NewTalker => {
-                assert_eq!(polls.first().map(|p| p.ts), Some(start), "{msg}");
+                if label.anomaly == AnomalyKind::NewJob {
+                    assert_eq!(polls.first().map(|p| p.ts), Some(start), "{msg}");
+                } else {
+                    // From the connection's opening, before the first poll.
+                    assert!(polls.first().is_some_and(|p| p.ts >= start), "{msg}");
+                    assert!(test.iter().any(|p| p.ts == start), "{msg}: a packet opens the label");
+                }
                 let in_train = |p: &&Seen| {
                     on_pair(p) && (label.anomaly == AnomalyKind::NewTalker || Some(key(p.port, &p.bytes)) == job_key)
                 };

@@ -142,6 +142,12 @@ impl AppSession for Dnp3Session {
     fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
+
+    fn pending_span(&self) -> Option<(Timestamp, Timestamp)> {
+        let oldest = self.pending.iter().map(|p| p.ts).min()?;
+        let newest = self.pending.iter().map(|p| p.ts).max()?;
+        Some((oldest, newest))
+    }
 }
 
 impl Dnp3Session {

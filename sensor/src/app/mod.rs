@@ -53,6 +53,10 @@ pub trait AppSession: Debug + Send {
     fn on_close(&mut self, ctx: &mut SessionCtx<'_>, end: FlowEnd);
     /// True while requests await responses (the flow table times them out).
     fn has_pending(&self) -> bool;
+    /// Capture times of the oldest and the newest request still awaiting a response: the job
+    /// engine must not call a poll missing while a request of the same connection is in flight
+    /// (its transaction is written only when answered or timed out).
+    fn pending_span(&self) -> Option<(Timestamp, Timestamp)>;
 }
 
 /// A protocol jobwatch can dissect, as dispatch sees it.

@@ -5,8 +5,8 @@
 
 use super::limiter::AnomalyLimiter;
 use super::{
-    dir_index as idx, hex as hex_bytes, oriented, take_expired, unanswered_status, AppSession, FlowEnd, ProtocolSpec,
-    SessionCtx,
+    dir_index as idx, hex as hex_bytes, oriented, take_expired, unanswered_status, AppSession, FlowEnd, PartialPdu,
+    ProtocolSpec, SessionCtx,
 };
 use crate::config::Config;
 use crate::event::{Alert, Event};
@@ -83,6 +83,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct S7Session {
     streams: [S7Stream; 2],
+    /// Bytes of a TPKT packet not yet whole, per direction (client→server, server→client).
+    partial: [PartialPdu; 2],
     resync: [bool; 2],
     pending: Vec<Pending>,
     src_tsap: Option<String>,
@@ -95,6 +97,7 @@ impl S7Session {
     fn new() -> S7Session {
         S7Session {
             streams: [S7Stream::new(MAX_TSDU), S7Stream::new(MAX_TSDU)],
+            partial: [PartialPdu::default(), PartialPdu::default()],
             resync: [false; 2],
             pending: Vec::new(),
             src_tsap: None,
@@ -118,44 +121,22 @@ fn block_name(b: &BlockId) -> String {
 
 impl AppSession for S7Session {
     fn on_data(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, data: &[u8]) {
+        // A TPKT packet cut by a segment boundary (even inside its 4-byte header) is kept here
+        // until the rest arrives: S7Stream holds only whole-packet state (COTP fragments).
         let i = idx(dir);
-        let mut offset = 0;
-        // S7Stream keeps its own partial-PDU buffer: feed it what is new, then drain it.
-        let mut input = data;
-        loop {
-            let Some(stream) = self.streams.get_mut(i) else { return };
-            let (unit, anomalies, consumed, skip) = match stream.parse(input) {
-                Parse::Message { message, consumed } => {
-                    let (unit, anomalies) = summarise(&message);
-                    (unit, anomalies, consumed, None)
-                }
-                Parse::Incomplete { .. } => break,
-                Parse::Skip { len, anomaly } => (Unit::Nothing, AnomalyList::new(), len, Some(anomaly)),
-            };
-            offset += consumed.max(1);
-            input = data.get(offset..).unwrap_or_default();
-            if let Some(anomaly) = skip {
-                ctx.stats.anomalies += 1;
-                if !self.resync[i] {
-                    self.raise(ctx, anomaly, dir);
-                }
-                self.resync[i] = true;
-            } else {
-                self.resync[i] = false;
-            }
-            for kind in anomalies.iter() {
-                ctx.stats.anomalies += 1;
-                self.raise(ctx, kind, dir);
-            }
-            self.on_unit(ctx, dir, unit);
-            if input.is_empty() {
-                break;
-            }
+        let Some(slot) = self.partial.get_mut(i) else { return };
+        let mut partial = std::mem::take(slot);
+        partial.feed(data, true, |input| self.parse_all(ctx, dir, input));
+        if let Some(slot) = self.partial.get_mut(i) {
+            *slot = partial;
         }
     }
 
     fn on_gap(&mut self, _ctx: &mut SessionCtx<'_>, dir: Direction, _len: u32) {
         let i = idx(dir);
+        if let Some(partial) = self.partial.get_mut(i) {
+            partial.clear();
+        }
         if let Some(stream) = self.streams.get_mut(i) {
             stream.reset();
         }
@@ -178,6 +159,12 @@ impl AppSession for S7Session {
 
     fn has_pending(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    fn pending_span(&self) -> Option<(Timestamp, Timestamp)> {
+        let oldest = self.pending.iter().map(|p| p.ts).min()?;
+        let newest = self.pending.iter().map(|p| p.ts).max()?;
+        Some((oldest, newest))
     }
 }
 
@@ -315,6 +302,40 @@ fn plus(m: &S7PlusMessage<'_>) -> Unit {
 }
 
 impl S7Session {
+    /// Frames and handles every whole TPKT packet at the front of `input`; returns the bytes
+    /// consumed (what is left is the start of a packet still missing bytes).
+    fn parse_all(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, input: &[u8]) -> usize {
+        let i = idx(dir);
+        let mut offset = 0;
+        while let Some(rest) = input.get(offset..).filter(|r| !r.is_empty()) {
+            let Some(stream) = self.streams.get_mut(i) else { break };
+            let (unit, anomalies, consumed, skip) = match stream.parse(rest) {
+                Parse::Message { message, consumed } => {
+                    let (unit, anomalies) = summarise(&message);
+                    (unit, anomalies, consumed, None)
+                }
+                Parse::Incomplete { .. } => break,
+                Parse::Skip { len, anomaly } => (Unit::Nothing, AnomalyList::new(), len, Some(anomaly)),
+            };
+            offset += consumed.max(1);
+            if let Some(anomaly) = skip {
+                ctx.stats.anomalies += 1;
+                if !self.resync[i] {
+                    self.raise(ctx, anomaly, dir);
+                }
+                self.resync[i] = true;
+            } else {
+                self.resync[i] = false;
+            }
+            for kind in anomalies.iter() {
+                ctx.stats.anomalies += 1;
+                self.raise(ctx, kind, dir);
+            }
+            self.on_unit(ctx, dir, unit);
+        }
+        offset.min(input.len())
+    }
+
     fn on_unit(&mut self, ctx: &mut SessionCtx<'_>, dir: Direction, unit: Unit) {
         let from_client = dir == Direction::ToServer;
         match unit {

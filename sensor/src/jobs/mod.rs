@@ -1,19 +1,22 @@
 //! The job engine: turns transactions into *jobs* — recurring operations of one master on one
 //! outstation (protocol, unit/station/rack-slot, function, address range or object set) — and
 //! watches them. Protocol-neutral: each protocol supplies a transaction's job signature, the
-//! engine does the rest (issue 5).
+//! engine does the rest.
 //!
-//! Planned parts, one module each:
-//! - `period` (here): infers from request times alone whether a job is periodic, its period,
-//!   jitter, on-time window and a second cadence, in bounded memory and `O(1)` amortised time.
-//! - `signature`: the protocol-neutral job key and each protocol's way of deriving it, plus
-//!   poll cycles (a master cycling through a list of reads).
-//! - `state`: the job life cycle of INTERFACE.md (`learning`, `established`, `late`,
-//!   `stopped`, `resumed`, `retired`), driven by capture-time ticks, emitting `job` events.
-//! - `baseline`: the learning window, and the human-editable YAML baseline that `jobwatch
-//!   learn` writes and `--baseline` enforces.
-//! - `alerts`: timing (`job_late`, `job_missed`, `job_stopped`, `job_period_changed`,
-//!   `response_slow`), failure (`job_failed`) and novelty (`new_job`, `new_talker`), one alert
-//!   per incident.
+//! - [`signature`]: the job key each protocol derives from a transaction, and its text forms.
+//! - [`period`]: infers from request times alone whether a job is periodic, its period, jitter
+//!   and a second cadence, in bounded memory.
+//! - [`timing`]: holds a job to a reference cadence (on time, late, early, missed, overdue).
+//! - [`job`]: one job's state, distributions (HdrHistogram) and incidents.
+//! - [`engine`]: learning, enforcement, life-cycle `job` events and alerts, capture gaps.
+//! - [`baseline`]: the human-editable YAML baseline `jobwatch learn` writes and `--baseline`
+//!   enforces.
+//! - [`text`]: wording of durations and failures in messages.
 
+pub mod baseline;
+pub mod engine;
+pub mod job;
 pub mod period;
+pub mod signature;
+pub mod text;
+pub mod timing;

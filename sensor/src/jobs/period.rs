@@ -296,6 +296,21 @@ impl PeriodEstimator {
         }
     }
 
+    /// Re-analyse the full window every `n` requests from now on (1 to 16 windows). The job engine relaxes it once a job is steady: an
+    /// irregular request still triggers the cheap recent analysis at once.
+    pub fn set_recompute_every(&mut self, n: usize) {
+        self.cfg.recompute_every = n.clamp(1, self.cfg.window.saturating_mul(16));
+    }
+
+    /// Re-analyses the window now (before its estimate is read for good: the end of learning,
+    /// a baseline being written), whatever `recompute_every` says.
+    pub fn refresh(&mut self) {
+        if self.times.len() > self.cfg.min_intervals {
+            self.recompute();
+            self.since_recompute = 0;
+        }
+    }
+
     /// The configuration in force (after clamping).
     pub fn config(&self) -> &PeriodConfig {
         &self.cfg
@@ -337,14 +352,42 @@ impl PeriodEstimator {
         };
 
         self.since_recompute += 1;
-        if self.samples <= self.cfg.window as u64 || self.since_recompute >= self.cfg.recompute_every {
+        // Until a cadence is found every request is analysed; after that, every
+        // `recompute_every` requests, plus the cheap recent analysis for an irregular one.
+        let filling = self.samples <= self.cfg.window as u64 && self.primary.is_none();
+        if filling || self.since_recompute >= self.cfg.recompute_every {
             self.recompute();
-        } else if !matches!(observation, Observation::OnTime { skipped: 0 }) {
+        } else if self.primary.is_some() && !matches!(observation, Observation::OnTime { skipped: 0 }) {
             // Only an irregular request can start a new cadence: the cheap recent analysis
             // keeps `period_changed_from` prompt without re-analysing steady polls.
             self.recompute_recent();
         }
         observation
+    }
+
+    /// Records a request the caller already knows to be an on-time poll of a steady job: like
+    /// [`PeriodEstimator::observe`], but without the recent-window analysis (the full window is
+    /// still re-analysed every `recompute_every` requests). The job engine calls it for polls
+    /// its enforcement grid found on time, which keeps a steady job's cost to a ring push.
+    pub fn record_steady(&mut self, ts_us: u64) {
+        if self.last_ts.is_some_and(|last| ts_us <= last) {
+            self.ignored = self.ignored.saturating_add(1);
+            return;
+        }
+        self.last_ts = Some(ts_us);
+        self.samples = self.samples.saturating_add(1);
+        if self.times.len() >= self.cfg.window {
+            self.times.pop_front();
+        }
+        self.times.push_back(ts_us);
+        if let Some(est) = self.primary {
+            let grid = Grid { period: est.period_us as f64, tol: est.tolerance_us as f64 };
+            let _ = self.tracker.step(&grid, ts_us);
+        }
+        self.since_recompute += 1;
+        if self.since_recompute >= self.cfg.recompute_every {
+            self.recompute();
+        }
     }
 
     /// The learned cadence over the whole window, when the job is periodic.
@@ -364,6 +407,15 @@ impl PeriodEstimator {
     /// `tolerance_floor_us`): a sustained change of cadence, faster or slower.
     pub fn period_changed_from(&self, reference_period_us: u64) -> Option<PeriodEstimate> {
         self.recent_estimate().filter(|recent| !self.same_cadence(reference_period_us, recent.period_us))
+    }
+
+    /// Capture time covered by the requests [`PeriodEstimator::recent_estimate`] analyses, µs.
+    pub fn recent_span_us(&self) -> u64 {
+        let n = self.cfg.recent_window.min(self.times.len());
+        match (self.times.get(self.times.len() - n), self.times.back()) {
+            (Some(first), Some(last)) if n > 0 => last.saturating_sub(*first),
+            _ => 0,
+        }
     }
 
     /// Learning, periodic or aperiodic.

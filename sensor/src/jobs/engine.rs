@@ -1,0 +1,1110 @@
+//! The job engine: assigns every transaction to its job, learns each job's cadence and
+//! response times, holds established jobs to them, and raises one alert per incident.
+//!
+//! # Modes
+//! - [`Mode::Learn`] (`jobwatch learn`): learns, never alerts on jobs; the result is a
+//!   [`Baseline`].
+//! - [`Mode::Auto`] (no `--baseline`): learns for [`EngineConfig::learn_window_us`] of capture
+//!   time from the first packet, then enforces what it learned. Jobs still learning at the end
+//!   of the window keep learning and are enforced once their cadence is known.
+//! - [`Mode::Enforce`] (`--baseline`): enforces the baseline from the first packet; whatever is
+//!   not in it is new.
+//!
+//! # Alerts and incidents
+//! Timing (`job_late`, `job_missed`, `job_stopped`, `job_period_changed`, `response_slow`),
+//! failure (`job_failed`) and novelty (`new_job`, `new_talker`, and `unexpected_command` for
+//! commands never seen) are raised once per incident: further bad observations fold into the
+//! open incident, which closes after [`EngineConfig::clear_after`] good ones in a row. A
+//! master–outstation pair that goes silent as a whole is one `job_stopped` incident, however
+//! many jobs it ran.
+//!
+//! # What is not the plant's fault
+//! - The end of the capture is not a stop: stops are decided on the clock of captured packets,
+//!   and nothing is concluded after the last one.
+//! - A request still awaiting its answer (its transaction is written at the response or at
+//!   the timeout) is not a missed poll: deadlines wait for the connection's requests in flight.
+//! - A silence of the whole capture while the jobs of two or more connections were due is a
+//!   sensor problem (a mirror port or capture that dropped everything): it raises one
+//!   `sensor_health` alert (`sensor.capture_gap`), the grids restart after it, and no timing or
+//!   missing-response conclusion is drawn from it.
+
+use super::baseline::{Baseline, JobEntry, LearnedFrom, ResponseEntry, TalkerEntry};
+use super::job::{Distributions, Job};
+use super::period::PeriodConfig;
+use super::signature::{self, JobKey, PairKey};
+use super::text;
+use super::timing::{Cadence, Fit};
+use crate::event::{Alert, AlertKind, Event, JobEvent, JobState};
+use crate::flow::FlowInfo;
+use crate::time::Timestamp;
+use crate::transaction::{Status, Transaction};
+use dissectors::{Category, Severity};
+use std::collections::{HashMap, VecDeque};
+
+/// The commands of one program change or firmware update between two hosts within this time
+/// are one incident.
+const COMMAND_INCIDENT_US: u64 = 60_000_000;
+
+/// Tunables of the job engine; all durations in µs of capture time. Defaults in the README.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Learning window of [`Mode::Auto`] (default 10 min: six polls of a 60 s job, with room).
+    pub learn_window_us: u64,
+    /// A job is stopped after `stop_after_missed + 1` periods plus its slot window without a
+    /// request: this many polls missed, and the next one not on time either.
+    pub stop_after_missed: u64,
+    /// A job without requests for this long (and at least 10 periods) is retired.
+    pub retire_after_us: u64,
+    /// A silence of the whole capture at least this long, while jobs of two or more
+    /// connections were due, is a capture gap.
+    pub capture_gap_us: u64,
+    /// The protocols' response timeout (requests in flight are awaited this long).
+    pub response_timeout_us: u64,
+    /// Most jobs tracked at once.
+    pub max_jobs: usize,
+    /// Good observations in a row that close an incident.
+    pub clear_after: u32,
+    /// At most one `new_job` alert per pair in this interval (a scan is one incident).
+    pub novelty_interval_us: u64,
+    /// Responses needed before a learned `response_slow` threshold applies.
+    pub min_response_samples: u64,
+    /// A new cadence must differ from the reference by this fraction to be a change.
+    pub period_change_ratio: f64,
+    pub period: PeriodConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            learn_window_us: 600_000_000,
+            stop_after_missed: 4,
+            retire_after_us: 3_600_000_000,
+            capture_gap_us: 1_000_000,
+            response_timeout_us: 5_000_000,
+            max_jobs: 100_000,
+            clear_after: 3,
+            novelty_interval_us: 60_000_000,
+            min_response_samples: 20,
+            period_change_ratio: 0.1,
+            period: PeriodConfig::default(),
+        }
+    }
+}
+
+/// How the engine treats what it sees. See the module docs.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Learn,
+    Auto,
+    Enforce(Box<Baseline>),
+}
+
+/// What the engine needs to know of the connections: requests still awaiting an answer.
+pub trait InFlight {
+    /// The oldest and newest requests of `flow`'s connection awaiting a response.
+    fn pending_span(&self, flow: &FlowInfo) -> Option<(Timestamp, Timestamp)>;
+}
+
+/// A master–outstation pair.
+#[derive(Debug, Default)]
+struct Pair {
+    known: bool,
+    last_new_job_alert: Option<u64>,
+    new_jobs_folded: u64,
+    /// An open "the whole pair went silent" incident.
+    silent_incident: bool,
+    /// Open command incidents by category, with the time of the last command folded in.
+    command_incidents: Vec<(Category, u64)>,
+}
+
+/// A baseline entry, as the engine applies it.
+#[derive(Debug, Clone)]
+struct Known {
+    reference: Option<Cadence>,
+    stop_after_us: Option<u64>,
+    response_limit_us: Option<u64>,
+    failure_ratio: f64,
+}
+
+/// A capture gap: no packet from `from` to `to` (µs).
+#[derive(Debug, Clone, Copy)]
+struct Gap {
+    from: u64,
+    to: u64,
+}
+
+/// The job engine. See the module docs.
+#[derive(Debug)]
+pub struct JobEngine {
+    cfg: EngineConfig,
+    learning: bool,
+    /// Learning ends at this capture time ([`Mode::Auto`]).
+    learn_until: Option<u64>,
+    mode_learn_only: bool,
+    baseline_jobs: HashMap<(PairKey, String), Known>,
+    jobs: Vec<Job>,
+    by_key: HashMap<JobKey, usize, foldhash::fast::RandomState>,
+    pairs: HashMap<PairKey, Pair, foldhash::fast::RandomState>,
+    next_id: u64,
+    first_packet: Option<u64>,
+    last_packet: Option<u64>,
+    gaps: VecDeque<Gap>,
+    /// A silence of the whole capture in progress (live capture), and whether it was reported.
+    silence_reported: bool,
+    jobs_limit_reported: bool,
+    /// A capture gap declared and not yet handed to the pipeline (end time).
+    new_gap: Option<Timestamp>,
+    /// Job events and alerts produced, for the caller to interleave with transactions.
+    out: Vec<Event>,
+}
+
+impl JobEngine {
+    pub fn new(cfg: EngineConfig, mode: Mode) -> JobEngine {
+        let mut engine = JobEngine {
+            learning: !matches!(mode, Mode::Enforce(_)),
+            mode_learn_only: matches!(mode, Mode::Learn),
+            learn_until: None,
+            baseline_jobs: HashMap::new(),
+            jobs: Vec::new(),
+            by_key: HashMap::default(),
+            pairs: HashMap::default(),
+            next_id: 1,
+            first_packet: None,
+            last_packet: None,
+            gaps: VecDeque::new(),
+            silence_reported: false,
+            jobs_limit_reported: false,
+            new_gap: None,
+            out: Vec::new(),
+            cfg,
+        };
+        if let Mode::Enforce(baseline) = mode {
+            engine.load_baseline(&baseline);
+        }
+        engine
+    }
+
+    fn load_baseline(&mut self, b: &Baseline) {
+        for t in &b.talkers {
+            if let Some(app_proto) = proto_name(&t.protocol) {
+                let key = PairKey { app_proto, master: t.master, outstation: t.outstation, port: t.port };
+                self.pairs.entry(key).or_default().known = true;
+            }
+        }
+        for e in b.jobs.iter().chain(&b.commands) {
+            let Some(app_proto) = proto_name(&e.protocol) else { continue };
+            let pair = PairKey { app_proto, master: e.master, outstation: e.outstation, port: e.port };
+            self.pairs.entry(pair).or_default().known = true;
+            let us = |v: f64| (v * 1000.0).round() as u64;
+            let reference = match (e.periodic, e.period_ms) {
+                (true, Some(p)) if p > 0.0 => {
+                    let period_us = us(p).max(1);
+                    // The file's tolerance is the user's word; without one, the engine's floor.
+                    match e.tolerance_ms {
+                        Some(t) => Some(Cadence { period_us, tolerance_us: us(t).min(period_us / 2) }),
+                        None => Some(super::job::enforceable(period_us, 0)),
+                    }
+                }
+                _ => None,
+            };
+            let known = Known {
+                reference,
+                stop_after_us: e.stop_after_ms.map(us),
+                response_limit_us: e.response_ms.as_ref().map(|r| us(r.alert_above)),
+                failure_ratio: e.failure_ratio,
+            };
+            self.baseline_jobs.insert((pair, e.key.clone()), known);
+        }
+    }
+
+    /// The end of the latest capture gap.
+    pub fn last_gap_end(&self) -> Option<Timestamp> {
+        self.gaps.back().map(|g| Timestamp(g.to))
+    }
+
+    /// The end of a capture gap declared since the last call.
+    pub fn take_new_gap(&mut self) -> Option<Timestamp> {
+        self.new_gap.take()
+    }
+
+    /// Events produced since the last call.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Event> {
+        self.out.drain(..)
+    }
+
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.iter()
+    }
+
+    /// A packet was captured at `ts` (before it is processed): detects capture gaps.
+    pub fn on_packet(&mut self, ts: Timestamp) {
+        let now = ts.as_micros();
+        if self.first_packet.is_none() {
+            self.first_packet = Some(now);
+            if self.learning && !self.mode_learn_only {
+                self.learn_until = Some(now.saturating_add(self.cfg.learn_window_us));
+            }
+        }
+        if let Some(last) = self.last_packet {
+            if now > last && now - last >= self.cfg.capture_gap_us {
+                let (jobs, flows) = self.jobs_due_in_silence(last, now);
+                if flows >= 2 {
+                    self.capture_gap(last, now, jobs, flows);
+                }
+            }
+        }
+        self.silence_reported = false;
+        self.last_packet = Some(self.last_packet.map_or(now, |l| l.max(now)));
+    }
+
+    /// Periodic jobs whose next poll was due (window closed) during a silence from `from` to
+    /// `to`, and over how many connections.
+    fn jobs_due_in_silence(&self, from: u64, to: u64) -> (usize, usize) {
+        let mut flows: Vec<u64> = Vec::new();
+        let mut jobs = 0;
+        for job in &self.jobs {
+            if job.state == JobState::Stopped || job.state == JobState::Retired {
+                continue;
+            }
+            let Some(c) = job.cadence() else { continue };
+            let due = job.tracker.due_by(c).unwrap_or(job.last_seen.saturating_add(c.period_us + c.tolerance_us));
+            if job.last_seen <= from && due < to {
+                jobs += 1;
+                if !flows.contains(&job.flow.flow_id) {
+                    flows.push(job.flow.flow_id);
+                }
+            }
+        }
+        (jobs, flows.len())
+    }
+
+    fn capture_gap(&mut self, from: u64, to: u64, jobs: usize, flows: usize) {
+        if self.gaps.len() >= 16 {
+            self.gaps.pop_front();
+        }
+        self.gaps.push_back(Gap { from, to });
+        self.new_gap = Some(Timestamp(to));
+        self.out.push(Event::Alert(Box::new(Alert::sensor_health(
+            Timestamp(to),
+            Severity::High,
+            "sensor.capture_gap",
+            format!(
+                "No packet at all was captured for {} (from {} to {}) while {jobs} job(s) on {flows} connection(s) were due: the capture or the mirror port lost traffic; no job timing is judged over that time.",
+                text::duration(to - from),
+                Timestamp(from),
+                Timestamp(to)
+            ),
+        ))));
+        for job in &mut self.jobs {
+            job.resync_at = to;
+            job.tracker.reset();
+            job.incidents.late.close();
+            job.incidents.missed.close();
+        }
+    }
+
+    /// Whether a request sent at `ts` could have lost its answer to a capture gap or to the
+    /// silence going on now.
+    fn in_capture_gap(&self, ts: u64, now: u64) -> bool {
+        let reach = self.cfg.response_timeout_us;
+        if self.gaps.iter().any(|g| ts.saturating_add(reach) >= g.from && ts <= g.to) {
+            return true;
+        }
+        self.last_packet.is_some_and(|last| now > last && now - last >= self.cfg.capture_gap_us && ts <= last)
+    }
+
+    /// The capture clock reached `now`: ends learning, judges deadlines, retires idle jobs.
+    pub fn on_clock(&mut self, now: Timestamp, inflight: &dyn InFlight) {
+        let now = now.as_micros();
+        if self.learning && self.learn_until.is_some_and(|until| now >= until) {
+            self.end_learning();
+        }
+        if self.learning {
+            return;
+        }
+        // A silence of the whole capture with jobs of several connections due: hold every
+        // conclusion until packets come back (live capture; replay sees it at the next packet).
+        if let Some(last) = self.last_packet {
+            if now > last && now - last >= self.cfg.capture_gap_us {
+                let (jobs, flows) = self.jobs_due_in_silence(last, now);
+                if flows >= 2 {
+                    if !self.silence_reported && now - last >= 30_000_000 {
+                        self.silence_reported = true;
+                        self.out.push(Event::Alert(Box::new(Alert::sensor_health(
+                            Timestamp(now),
+                            Severity::High,
+                            "sensor.capture_silent",
+                            format!(
+                                "No packet has been captured for {} while {jobs} job(s) on {flows} connection(s) are due: check the capture interface and the mirror port.",
+                                text::duration(now - last)
+                            ),
+                        ))));
+                    }
+                    return;
+                }
+            }
+        }
+        let mut stopped: Vec<usize> = Vec::new();
+        let mut retired: Vec<usize> = Vec::new();
+        for (i, job) in self.jobs.iter_mut().enumerate() {
+            if job.state == JobState::Retired {
+                continue;
+            }
+            let idle = now.saturating_sub(job.last_seen.max(job.resync_at));
+            let retire_after =
+                self.cfg.retire_after_us.max(job.cadence().map_or(0, |c| c.period_us.saturating_mul(10)));
+            if idle >= retire_after {
+                retired.push(i);
+                continue;
+            }
+            let (Some(c), Some(stop_after)) = (job.reference, job.stop_after(self.cfg.stop_after_missed)) else {
+                continue;
+            };
+            if job.state == JobState::Stopped {
+                continue;
+            }
+            let overdue = job.tracker.overdue_polls(c, now);
+            if overdue == 0 {
+                continue;
+            }
+            // A request of the job's connection sent after its last known poll may be this
+            // job's, still awaiting its answer.
+            let awaited = inflight.pending_span(&job.flow).is_some_and(|(_, newest)| {
+                newest.as_micros() > job.last_seen && now - newest.as_micros() < self.cfg.response_timeout_us
+            });
+            if awaited {
+                continue;
+            }
+            if idle >= stop_after {
+                stopped.push(i);
+            } else if job.state != JobState::Late {
+                job.state = JobState::Late;
+                self.out.push(job_event(job, now));
+            }
+        }
+        for i in stopped {
+            self.stop(i, now);
+        }
+        for i in retired {
+            if let Some(job) = self.jobs.get_mut(i) {
+                job.state = JobState::Retired;
+                self.out.push(job_event(job, now));
+                // Memory goes with the job; its identity stays known.
+                job.dist = None;
+                job.estimator = super::period::PeriodEstimator::new(PeriodConfig { window: 8, ..self.cfg.period });
+            }
+        }
+    }
+
+    fn end_learning(&mut self) {
+        self.learning = false;
+        for job in &mut self.jobs {
+            job.estimator.refresh();
+        }
+        for pair in self.pairs.values_mut() {
+            pair.known = true;
+        }
+        let min = self.cfg.min_response_samples;
+        for job in &mut self.jobs {
+            job.known = true;
+            job.learned_failure_ratio = Some(job.failure_ratio());
+            job.learned_max_failure_run = Some(job.max_failure_run);
+            job.response_limit_us = job.learned_response_limit(min);
+            if let Some(c) = job.learned_cadence() {
+                job.reference = Some(c);
+                job.tracker.reset();
+                job.tracker.observe(c, job.last_seen);
+            }
+        }
+        for i in 0..self.jobs.len() {
+            if self.jobs.get(i).is_some_and(|j| j.reference.is_some() && j.cycle.is_none()) {
+                self.recompute_cycles(i);
+            }
+        }
+    }
+
+    fn stop(&mut self, i: usize, now: u64) {
+        let Some(job) = self.jobs.get(i) else { return };
+        let pair_key = job.key.pair();
+        let last_seen = job.last_seen;
+        let period = job.reference.map_or(0, |c| c.period_us);
+        // The pair is silent when none of its jobs made a request after this one's next was due.
+        let pair_last = self.jobs.iter().filter(|j| j.key.pair() == pair_key).map(|j| j.last_seen).max().unwrap_or(0);
+        let pair_silent = pair_last <= last_seen.saturating_add(period);
+        let already = self.pairs.get(&pair_key).is_some_and(|p| p.silent_incident);
+        if let Some(job) = self.jobs.get_mut(i) {
+            job.state = JobState::Stopped;
+            job.incidents.late.close();
+            job.incidents.missed.close();
+            self.out.push(job_event(job, now));
+        }
+        if already && pair_silent {
+            return;
+        }
+        let Some(job) = self.jobs.get(i) else { return };
+        let mut others: Vec<String> = Vec::new();
+        if pair_silent {
+            for other in &self.jobs {
+                if other.id != job.id
+                    && other.key.pair() == pair_key
+                    && other.reference.is_some()
+                    && !matches!(other.state, JobState::Stopped | JobState::Retired)
+                {
+                    others.push(other.name());
+                }
+            }
+        }
+        let ago = text::duration(now.saturating_sub(last_seen));
+        let message = if others.is_empty() {
+            format!(
+                "{} stopped {} {}: {}; last request {ago} ago.",
+                job.key.master,
+                job.verb(),
+                job.key.outstation,
+                job.name()
+            )
+        } else {
+            format!(
+                "{} stopped all {} of its jobs on {} (it went silent): {}; {}; last request {ago} ago.",
+                job.key.master,
+                others.len() + 1,
+                job.key.outstation,
+                job.name(),
+                others.join("; ")
+            )
+        };
+        let alert = job_alert(job, now, AlertKind::JobStopped, Severity::High, message);
+        self.out.push(alert);
+        if pair_silent {
+            if let Some(p) = self.pairs.get_mut(&pair_key) {
+                p.silent_incident = true;
+            }
+        }
+    }
+
+    /// One transaction: finds or creates its job, sets `job_id`, and judges it.
+    pub fn on_transaction(&mut self, t: &mut Transaction, inflight: &dyn InFlight) {
+        let Some(key) = JobKey::of(t) else { return };
+        let ts = t.timestamp().as_micros();
+        let now = self.last_packet.unwrap_or(ts).max(ts);
+        let enforcing = !self.learning;
+        // The job (and, for a new one, its pair).
+        let index = match self.by_key.get(&key) {
+            Some(&i) => i,
+            None => {
+                if self.jobs.len() >= self.cfg.max_jobs {
+                    self.jobs_limit(now);
+                    return;
+                }
+                // Two hosts already talking with the roles the other way round (an S7 PLC
+                // sending download blocks to the engineering station) are not new talkers.
+                let reverse = PairKey { master: key.outstation, outstation: key.master, ..key.pair() };
+                let reverse_known = self.pairs.iter().any(|(k, p)| {
+                    p.known
+                        && k.app_proto == reverse.app_proto
+                        && k.master == reverse.master
+                        && k.outstation == reverse.outstation
+                });
+                let pair = self.pairs.entry(key.pair()).or_default();
+                let new_pair = !pair.known && !reverse_known;
+                if new_pair && !enforcing {
+                    pair.known = true;
+                }
+                let i = self.create_job(key, t, ts, now);
+                self.novelty(i, new_pair, now);
+                if let Some(pair) = self.pairs.get_mut(&key.pair()) {
+                    pair.known = true;
+                }
+                i
+            }
+        };
+        let request_ts = t.request_ts.map(|r| r.as_micros());
+        let lost_to_gap = t.status == Status::NoResponse && request_ts.is_some_and(|r| self.in_capture_gap(r, now));
+        let Some(job) = self.jobs.get_mut(index) else { return };
+        t.job_id = Some(job.id);
+        job.count += 1;
+        if job.flow.flow_id != t.flow.flow_id {
+            job.flow = t.flow.clone();
+        }
+        let failure = text::failure(t);
+        match (&failure, t.status) {
+            (_, Status::Pending) => {}
+            (Some(_), _) if !lost_to_gap => {
+                job.failures += 1;
+                job.failure_run += 1;
+                job.max_failure_run = job.max_failure_run.max(job.failure_run);
+            }
+            (None, _) => {
+                job.successes += 1;
+                job.failure_run = 0;
+            }
+            _ => {}
+        }
+        let mut events: Vec<Event> = Vec::new();
+        // Response time.
+        if let (Some(rt), Some(d)) = (t.response_time_us(), job.dist.as_mut()) {
+            Distributions::record(&mut d.response, rt);
+            if enforcing && job.response_limit_us.is_none() {
+                job.response_limit_us = job.learned_response_limit(self.cfg.min_response_samples * 3 / 2);
+            }
+            if enforcing {
+                if let Some(limit) = job.response_limit_us {
+                    if rt > limit {
+                        if job.incidents.slow.bad() {
+                            let message = format!(
+                                "{} answered {}'s {} in {} (normally under {}).",
+                                job.key.outstation,
+                                job.key.master,
+                                job.name(),
+                                text::duration(rt),
+                                text::duration(limit)
+                            );
+                            events.push(job_alert(job, ts, AlertKind::ResponseSlow, Severity::Medium, message));
+                        }
+                    } else {
+                        job.incidents.slow.good(self.cfg.clear_after);
+                    }
+                }
+            }
+        }
+        // Failure.
+        if enforcing && !lost_to_gap && t.status != Status::Pending {
+            let news = match &failure {
+                Some(_) => failure_is_news(job),
+                None => false,
+            };
+            match &failure {
+                Some(why) if news => {
+                    if job.incidents.failed.bad() {
+                        let message =
+                            format!("{}'s {} on {} failed: {why}.", job.key.master, job.name(), job.key.outstation);
+                        events.push(job_alert(job, ts, AlertKind::JobFailed, Severity::High, message));
+                    }
+                }
+                Some(_) => {}
+                None => job.incidents.failed.good(self.cfg.clear_after),
+            }
+        }
+        // Timing: requests only, in order.
+        if let Some(req) = request_ts {
+            if req > job.last_seen || job.count == 1 {
+                let previous = job.last_seen;
+                job.prev_seen = previous;
+                job.last_seen = job.last_seen.max(req);
+                if job.count > 1 {
+                    if let Some(d) = job.dist.as_mut() {
+                        Distributions::record(&mut d.interval, req - previous);
+                    }
+                }
+                // Enforced jobs feed their estimator once the grid has placed the request.
+                // While learning, a job whose cadence is already known is followed on a grid of
+                // the learned cadence too, so that its steady polls cost a ring push rather than
+                // an analysis (the grid restarts when enforcement begins).
+                if job.reference.is_none() || !enforcing {
+                    match job.learned_cadence() {
+                        Some(c) if job.estimator.samples() >= self.cfg.period.window as u64 => {
+                            if matches!(job.tracker.observe(c, req), Fit::OnTime { missed: 0 }) {
+                                job.estimator.record_steady(req);
+                            } else {
+                                job.estimator.observe(req);
+                            }
+                        }
+                        _ => {
+                            job.estimator.observe(req);
+                        }
+                    }
+                }
+                self.timing(index, req, enforcing, inflight, &mut events);
+            }
+        }
+        self.out.append(&mut events);
+    }
+
+    fn create_job(&mut self, key: JobKey, t: &Transaction, ts: u64, now: u64) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = signature::describe(t);
+        let mut job = Job::new(id, key, text, t, ts, self.cfg.period);
+        if let Some(k) = self.baseline_jobs.get(&(key.pair(), job.text.key.clone())) {
+            job.known = true;
+            job.state = JobState::Established;
+            job.reported_periodic = Some(k.reference.is_some());
+            job.reference = k.reference;
+            job.stop_after_us = k.stop_after_us;
+            job.response_limit_us = k.response_limit_us;
+            job.learned_failure_ratio = Some(k.failure_ratio);
+        } else if self.learning {
+            job.known = true;
+        }
+        self.out.push(job_event(&job, now.max(ts)));
+        let i = self.jobs.len();
+        self.by_key.insert(key, i);
+        self.jobs.push(job);
+        i
+    }
+
+    /// A job seen for the first time: `new_talker`, `new_job`, or for a command
+    /// `unexpected_command`.
+    fn novelty(&mut self, i: usize, new_pair: bool, now: u64) {
+        let Some(job) = self.jobs.get(i) else { return };
+        if job.known && !job.is_command() {
+            return;
+        }
+        let pair_key = job.key.pair();
+        let mut alerts = Vec::new();
+        if new_pair && !self.learning {
+            let message = format!(
+                "New talker: {} started {} {} ({}, port {}), a pair never seen before; first: {}.",
+                job.key.master,
+                if job.is_command() { "commanding" } else { "polling" },
+                job.key.outstation,
+                job.key.app_proto,
+                job.key.port,
+                job.text.signature
+            );
+            alerts.push(job_alert(job, now, AlertKind::NewTalker, Severity::Medium, message));
+        }
+        if job.is_command() {
+            if !job.known || self.mode_learn_only_first_command() {
+                if let Some(alert) = self.unexpected_command(i, now) {
+                    alerts.push(alert);
+                }
+            }
+        } else if !new_pair && !self.learning {
+            let pair = self.pairs.entry(pair_key).or_default();
+            let due = pair.last_new_job_alert.is_none_or(|t| now.saturating_sub(t) >= self.cfg.novelty_interval_us);
+            if due {
+                let folded = std::mem::take(&mut pair.new_jobs_folded);
+                pair.last_new_job_alert = Some(now);
+                let more = if folded > 0 {
+                    format!(" ({folded} other new job(s) of this pair before it)")
+                } else {
+                    String::new()
+                };
+                if let Some(job) = self.jobs.get(i) {
+                    let message = format!(
+                        "New job: {} started {} {}: {}, not in the baseline{more}.",
+                        job.key.master,
+                        job.verb(),
+                        job.key.outstation,
+                        job.text.signature
+                    );
+                    alerts.push(job_alert(job, now, AlertKind::NewJob, Severity::Medium, message));
+                }
+            } else {
+                pair.new_jobs_folded += 1;
+            }
+        }
+        self.out.append(&mut alerts);
+    }
+
+    /// Commands are judged from their first occurrence, even while learning: a learning window
+    /// must not make the first PLC stop or program download of a capture normal.
+    fn mode_learn_only_first_command(&self) -> bool {
+        self.learning && !self.mode_learn_only
+    }
+
+    /// `unexpected_command` for a command never seen from this master to this target; the
+    /// commands of one program change or firmware update (several requests within a minute,
+    /// in either direction between the two hosts) are one incident.
+    fn unexpected_command(&mut self, i: usize, now: u64) -> Option<Event> {
+        let job = self.jobs.get(i)?;
+        let category = job.category;
+        let hosts = unordered(job.key.master, job.key.outstation);
+        // An open incident of the same category between the same two hosts absorbs it.
+        let mut folded = false;
+        for (key, pair) in self.pairs.iter_mut() {
+            if unordered(key.master, key.outstation) != hosts || key.app_proto != job.key.app_proto {
+                continue;
+            }
+            for (c, last) in pair.command_incidents.iter_mut() {
+                if *c == category && now.saturating_sub(*last) < COMMAND_INCIDENT_US {
+                    *last = now;
+                    folded = true;
+                }
+            }
+        }
+        let pair = self.pairs.entry(job.key.pair()).or_default();
+        if folded {
+            return None;
+        }
+        pair.command_incidents.retain(|(_, last)| now.saturating_sub(*last) < COMMAND_INCIDENT_US);
+        pair.command_incidents.push((category, now));
+        let severity = match category {
+            Category::Program | Category::Firmware => Severity::Critical,
+            Category::Control | Category::Security | Category::Config | Category::File => Severity::High,
+            Category::Write => Severity::Medium,
+            Category::Time | Category::Diagnostic | Category::Read | Category::Other => Severity::Low,
+        };
+        let message = format!(
+            "Unexpected {} command: {} sent {} to {} ({}), never seen between them before.",
+            category.as_str(),
+            job.key.master,
+            job.text.signature,
+            job.key.outstation,
+            job.key.app_proto
+        );
+        let mut alert = job_alert(job, now, AlertKind::UnexpectedCommand, severity, message);
+        if let Event::Alert(a) = &mut alert {
+            a.category = Some(category);
+        }
+        Some(alert)
+    }
+
+    fn jobs_limit(&mut self, now: u64) {
+        if !self.jobs_limit_reported {
+            self.jobs_limit_reported = true;
+            self.out.push(Event::Alert(Box::new(Alert::sensor_health(
+                Timestamp(now),
+                Severity::High,
+                "sensor.job_table_full",
+                format!("The job table is full ({} jobs): new operations are not tracked.", self.cfg.max_jobs),
+            ))));
+        }
+    }
+
+    /// Cadence learning and enforcement for one request at `req`.
+    fn timing(&mut self, i: usize, req: u64, enforcing: bool, inflight: &dyn InFlight, events: &mut Vec<Event>) {
+        let relaxed = self.cfg.period.window * 16;
+        let Some(job) = self.jobs.get_mut(i) else { return };
+        // Learning the cadence: a job is established once its cadence is trustworthy, or once
+        // it is known to have none.
+        let learned = job.learned_cadence();
+        let aperiodic = job.estimator.cadence() == super::period::Cadence::Aperiodic;
+        let first_decision = job.state == JobState::Learning && (learned.is_some() || aperiodic);
+        let newly_periodic =
+            job.reference.is_none() && learned.is_some() && (enforcing || job.reported_periodic == Some(false));
+        if first_decision || newly_periodic {
+            job.state = JobState::Established;
+            job.reported_periodic = Some(learned.is_some());
+            if learned.is_some() {
+                job.estimator.set_recompute_every(relaxed);
+                if enforcing {
+                    // Held to it from now on (while learning, the end of the window does it).
+                    job.reference = learned;
+                    job.tracker.reset();
+                }
+            }
+            if job.reference.is_some() {
+                self.recompute_cycles(i);
+            }
+            if let Some(job) = self.jobs.get(i) {
+                events.push(job_event(job, req));
+            }
+        }
+        self.enforce(i, req, enforcing, inflight, events);
+    }
+
+    /// Holds job `i` to its reference cadence for a request at `req`.
+    fn enforce(&mut self, i: usize, req: u64, enforcing: bool, inflight: &dyn InFlight, events: &mut Vec<Event>) {
+        let cfg = &self.cfg;
+        let Some(job) = self.jobs.get_mut(i) else { return };
+        let Some(c) = job.reference else { return };
+        if req < job.resync_at {
+            return;
+        }
+        if job.state == JobState::Stopped {
+            job.estimator.observe(req);
+            job.state = JobState::Resumed;
+            if let Some(pair) = self.pairs.get_mut(&job.key.pair()) {
+                pair.silent_incident = false;
+            }
+            job.tracker.reset();
+            job.tracker.observe(c, req);
+            events.push(job_event(job, req));
+            return;
+        }
+        let fit = job.tracker.observe(c, req);
+        // A steady poll costs the estimator a ring push; anything else is analysed at once.
+        if matches!(fit, Fit::OnTime { missed: 0 }) {
+            job.estimator.record_steady(req);
+        } else {
+            job.estimator.observe(req);
+        }
+        if let (Fit::OnTime { .. }, Some(d)) = (fit, job.dist.as_mut()) {
+            Distributions::record(&mut d.jitter, job.tracker.last_deviation_us());
+        }
+        if !enforcing {
+            return;
+        }
+        let (missed, late) = match fit {
+            Fit::OnTime { missed } => (missed, None),
+            Fit::Late { late_us, missed } => (missed, Some(late_us)),
+            Fit::Early | Fit::Anchored | Fit::Stale => (0, None),
+        };
+        // Polls that may be in flight on the connection are not missed (yet).
+        let in_flight =
+            missed > 0 && inflight.pending_span(&job.flow).is_some_and(|(oldest, _)| oldest.as_micros() < req);
+        let missed = if in_flight { 0 } else { missed };
+        let pair_key = job.key.pair();
+        let mut timing_alerts: Vec<Event> = Vec::new();
+        // Where the missed slots were: from one period after the previous request to one
+        // window before this one.
+        let substitute_window = (
+            job.prev_seen.saturating_add(c.period_us).saturating_sub(c.window_us()),
+            req.saturating_sub(c.window_us()),
+        );
+        if matches!(fit, Fit::OnTime { .. } | Fit::Late { .. } | Fit::Anchored)
+            && matches!(job.state, JobState::Late | JobState::Resumed)
+        {
+            job.state = JobState::Established;
+            events.push(job_event(job, req));
+        }
+        if missed > 0 {
+            if job.incidents.missed.bad() {
+                let message = format!(
+                    "{} missed {missed} poll(s) of {}: {}; the next came {} after the previous one.",
+                    job.key.master,
+                    job.key.outstation,
+                    job.name(),
+                    text::duration(req.saturating_sub(job.prev_seen))
+                );
+                timing_alerts.push(job_alert(job, req, AlertKind::JobMissed, Severity::Medium, message));
+            }
+        } else if matches!(fit, Fit::OnTime { .. }) {
+            job.incidents.missed.good(cfg.clear_after);
+        }
+        if let Some(late_us) = late {
+            if job.incidents.late.bad() {
+                let message = format!(
+                    "{}'s poll of {} came {} late: {} (on-time window ±{}).",
+                    job.key.master,
+                    job.key.outstation,
+                    text::duration(late_us),
+                    job.name(),
+                    text::duration(c.tolerance_us)
+                );
+                timing_alerts.push(job_alert(job, req, AlertKind::JobLate, Severity::Low, message));
+            }
+        } else if matches!(fit, Fit::OnTime { missed: 0 }) {
+            job.incidents.late.good(cfg.clear_after);
+        }
+        // A sustained new cadence.
+        if let Some(recent) = job.estimator.period_changed_from(c.period_us) {
+            let diff = recent.period_us.abs_diff(c.period_us) as f64;
+            // Sustained: the new cadence must hold over at least three of the old periods (a
+            // burst of quick requests is not a new pace).
+            let sustained = job.estimator.recent_span_us() >= c.period_us.saturating_mul(3);
+            if sustained && diff > c.period_us as f64 * cfg.period_change_ratio && diff > 2.0 * c.tolerance_us as f64 {
+                let message = format!(
+                    "{} changed the pace of {} on {}: every {} now, every {} before.",
+                    job.key.master,
+                    job.text.signature,
+                    job.key.outstation,
+                    text::duration(recent.period_us),
+                    text::duration(c.period_us)
+                );
+                events.push(job_alert(job, req, AlertKind::JobPeriodChanged, Severity::Medium, message));
+                let next = super::job::enforceable(recent.period_us, recent.tolerance_us);
+                job.reference = Some(next);
+                job.stop_after_us = None;
+                job.tracker.reset();
+                job.tracker.observe(next, req);
+                job.incidents.late.close();
+                job.incidents.missed.close();
+                self.recompute_cycles(i);
+                if let Some(job) = self.jobs.get(i) {
+                    events.push(job_event(job, req));
+                }
+            }
+        }
+        // Polls held up by a command incident between the same hosts (a program download
+        // occupying the connection) are part of that incident, not a timing incident; and a
+        // slot in which the master sent another request to the same outstation instead (an
+        // integrity poll standing in for every tenth event poll) was not missed.
+        if !timing_alerts.is_empty()
+            && !self.command_incident_open(&pair_key, req)
+            && !self.substituted(i, &pair_key, substitute_window)
+        {
+            events.append(&mut timing_alerts);
+        }
+    }
+
+    /// Whether another job of the same pair made a request in `window` (a poll that stood in
+    /// for the missed one).
+    fn substituted(&self, i: usize, pair: &PairKey, window: (u64, u64)) -> bool {
+        let (from, to) = window;
+        let Some(missed) = self.jobs.get(i) else { return false };
+        from < to
+            && self.jobs.iter().enumerate().any(|(k, j)| {
+                k != i
+                    && j.key.pair() == *pair
+                    && j.function_code == missed.function_code
+                    && ((j.last_seen >= from && j.last_seen <= to) || (j.prev_seen >= from && j.prev_seen <= to))
+                    && signature::covers(&j.text.key, &missed.text.key)
+            })
+    }
+
+    /// Whether an `unexpected_command` incident between the two hosts of `pair` (either way
+    /// round) was active in the last minute.
+    fn command_incident_open(&self, pair: &PairKey, now: u64) -> bool {
+        let hosts = unordered(pair.master, pair.outstation);
+        self.pairs.iter().any(|(k, p)| {
+            k.app_proto == pair.app_proto
+                && unordered(k.master, k.outstation) == hosts
+                && p.command_incidents.iter().any(|(_, last)| now.saturating_sub(*last) < COMMAND_INCIDENT_US)
+        })
+    }
+
+    /// Poll cycles of the pair of job `i`: its periodic jobs grouped by period (within the
+    /// larger of their tolerances); a group of two or more is a cycle named by its lowest id.
+    /// Returns the indices whose cycle changed (their next job event shows it).
+    fn recompute_cycles(&mut self, i: usize) {
+        let Some(job) = self.jobs.get(i) else { return };
+        let pair = job.key.pair();
+        let members: Vec<(usize, u64, Cadence)> = self
+            .jobs
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.key.pair() == pair && !matches!(j.state, JobState::Retired))
+            .filter_map(|(k, j)| j.reference.map(|c| (k, j.id, c)))
+            .collect();
+        for &(k, _, c) in &members {
+            let same: Vec<u64> = members
+                .iter()
+                .filter(|(_, _, o)| o.period_us.abs_diff(c.period_us) <= o.tolerance_us.max(c.tolerance_us))
+                .map(|(_, id, _)| *id)
+                .collect();
+            let cycle = (same.len() >= 2).then(|| (same.iter().copied().min().unwrap_or(0), same.len()));
+            if let Some(j) = self.jobs.get_mut(k) {
+                j.cycle = cycle;
+            }
+        }
+    }
+
+    /// The capture ended: the estimates are brought up to date (steady jobs are re-analysed
+    /// only every so many polls).
+    pub fn finish(&mut self) {
+        for job in &mut self.jobs {
+            job.estimator.refresh();
+        }
+    }
+
+    /// What was learned, as a baseline (`jobwatch learn`).
+    pub fn baseline(&self, captures: Vec<String>) -> Baseline {
+        let mut per_pair: HashMap<PairKey, u64> = HashMap::new();
+        for job in &self.jobs {
+            *per_pair.entry(job.key.pair()).or_default() += job.count;
+        }
+        let mut talkers: Vec<TalkerEntry> = per_pair
+            .into_iter()
+            .map(|(k, transactions)| TalkerEntry {
+                protocol: k.app_proto.to_string(),
+                master: k.master,
+                outstation: k.outstation,
+                port: k.port,
+                transactions,
+            })
+            .collect();
+        talkers.sort_by(|a, b| {
+            (&a.protocol, a.master, a.outstation, a.port).cmp(&(&b.protocol, b.master, b.outstation, b.port))
+        });
+        let mut jobs = Vec::new();
+        let mut commands = Vec::new();
+        for job in &self.jobs {
+            let cadence = job.reference.or_else(|| job.learned_cadence());
+            let entry = JobEntry {
+                key: job.text.key.clone(),
+                protocol: job.key.app_proto.to_string(),
+                master: job.key.master,
+                outstation: job.key.outstation,
+                port: job.key.port,
+                signature: job.text.signature.clone(),
+                function_code: job.function_code,
+                category: job.category.as_str().to_string(),
+                periodic: cadence.is_some(),
+                period_ms: cadence.map(|c| text::ms(c.period_us)),
+                tolerance_ms: cadence.map(|c| text::ms(c.tolerance_us)),
+                jitter_ms: cadence.and(job.jitter_us()).map(text::ms),
+                stop_after_ms: cadence.map(|c| {
+                    text::ms(c.period_us.saturating_mul(self.cfg.stop_after_missed + 1).saturating_add(c.tolerance_us))
+                }),
+                response_ms: job.learned_response_limit(self.cfg.min_response_samples).map(|limit| ResponseEntry {
+                    p50: text::ms(job.response_percentile(0.5).unwrap_or(0)),
+                    p99: text::ms(job.response_percentile(0.99).unwrap_or(0)),
+                    max: text::ms(job.dist.as_ref().map_or(0, |d| d.response.max())),
+                    alert_above: text::ms(limit),
+                }),
+                failure_ratio: (job.failure_ratio() * 1000.0).round() / 1000.0,
+                count: job.count,
+            };
+            if cadence.is_none() && job.is_command() {
+                commands.push(entry);
+            } else {
+                jobs.push(entry);
+            }
+        }
+        let learned = match (self.first_packet, self.last_packet) {
+            (Some(a), Some(b)) => Some(LearnedFrom {
+                from: Timestamp(a).to_string(),
+                to: Timestamp(b).to_string(),
+                captures,
+                learning_window_s: None,
+            }),
+            _ => None,
+        };
+        Baseline { version: 1, learned, talkers, jobs, commands }
+    }
+}
+
+/// Whether the job's current failure is news. A job that never failed while learning (under
+/// [`HEALTHY_FAILURE_RATIO`]) alerts on its first failure. A job that already failed now and
+/// then (a slave that times out under load) alerts only on a run of failures longer than twice
+/// the longest it had while learning, plus two; one that always failed never does.
+fn failure_is_news(job: &Job) -> bool {
+    let ratio = job.learned_failure_ratio.unwrap_or_else(|| {
+        // A job first seen after learning judges itself by its own history so far.
+        if job.successes >= 3 {
+            job.failures.saturating_sub(u64::from(job.failure_run)) as f64 / (job.successes + job.failures) as f64
+        } else {
+            1.0
+        }
+    });
+    if ratio < HEALTHY_FAILURE_RATIO {
+        return true;
+    }
+    if ratio >= 0.95 {
+        return false;
+    }
+    let longest = job.learned_max_failure_run.unwrap_or_else(|| {
+        // From the baseline's ratio alone: the longest run expected among `count` polls.
+        let n = (job.count.max(10)) as f64;
+        (n.ln() / (1.0 / ratio).ln()).ceil() as u32
+    });
+    job.failure_run > 2 * longest + 2
+}
+
+/// A job that failed less often than this while learning counts as healthy.
+const HEALTHY_FAILURE_RATIO: f64 = 0.05;
+
+fn unordered(a: std::net::IpAddr, b: std::net::IpAddr) -> (std::net::IpAddr, std::net::IpAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn proto_name(name: &str) -> Option<&'static str> {
+    ["modbus", "dnp3", "s7comm", "s7comm_plus"].into_iter().find(|p| *p == name)
+}
+
+fn job_event(job: &Job, now: u64) -> Event {
+    Event::Job(Box::new(JobEvent { timestamp: Timestamp(now), flow: Some(job.flow.clone()), body: job.body() }))
+}
+
+fn job_alert(job: &Job, now: u64, kind: AlertKind, severity: Severity, message: String) -> Event {
+    Event::Alert(Box::new(Alert {
+        timestamp: Timestamp(now),
+        flow: Some(job.flow.clone()),
+        app_proto: Some(job.key.app_proto),
+        kind,
+        severity,
+        message,
+        job_id: Some(job.id),
+        category: None,
+        rule_id: None,
+        anomaly: None,
+        count: None,
+    }))
+}

@@ -1,0 +1,309 @@
+//! One tracked job: its identity, what was learned of it (cadence, period, jitter and response
+//! time distributions), the grid it is held to, and its open incidents.
+
+use super::period::{PeriodConfig, PeriodEstimator};
+use super::signature::{Describe, JobKey};
+use super::text;
+use super::timing::{Cadence, Tracker};
+use crate::event::{JobBody, JobState};
+use crate::flow::FlowInfo;
+use dissectors::Category;
+use hdrhistogram::Histogram;
+
+/// Largest value the distributions hold: one hour in µs (larger values are clamped).
+const HIST_MAX_US: u64 = 3_600_000_000;
+/// Two significant digits: 1 % resolution, about 10 KiB per histogram with 32-bit counts.
+const HIST_SIGFIG: u8 = 2;
+
+/// The on-time window is at least this share of the period either side. Masters that serve
+/// several jobs over one connection queue their requests behind each other's answers, so polls
+/// wander by a few percent without anything being wrong; an engineer calls a poll late when it
+/// is off by a tenth of its period, not by three jitters of a quiet lab.
+pub const MIN_TOLERANCE_RATIO: f64 = 0.1;
+
+/// Least estimator confidence (coverage × purity × regularity × maturity, maturity reaching 1
+/// after 15 on-time intervals) for a cadence to be enforced.
+pub const MIN_CONFIDENCE: f64 = 0.5;
+
+/// A cadence to hold a job to: `tolerance_us` widened to the floor, at most half the period.
+pub fn enforceable(period_us: u64, tolerance_us: u64) -> Cadence {
+    let floor = (period_us as f64 * MIN_TOLERANCE_RATIO) as u64;
+    // Under half the period (a baseline requires it): 45 % at most.
+    Cadence { period_us, tolerance_us: tolerance_us.max(floor).max(5_000).min(period_us * 45 / 100) }
+}
+
+/// Distributions in HdrHistogram: the interval between consecutive requests, the deviation
+/// of on-time polls from their slot (jitter), and the response time. Allocated on the job's
+/// first request; all in µs.
+#[derive(Debug, Clone)]
+pub struct Distributions {
+    pub interval: Histogram<u32>,
+    pub jitter: Histogram<u32>,
+    pub response: Histogram<u32>,
+}
+
+impl Distributions {
+    fn new() -> Option<Distributions> {
+        let h = || Histogram::<u32>::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).ok();
+        Some(Distributions { interval: h()?, jitter: h()?, response: h()? })
+    }
+
+    /// Records `v` µs, clamped into the histogram's range (saturating counts never fail).
+    pub fn record(h: &mut Histogram<u32>, v: u64) {
+        let _ = h.record(v.clamp(1, HIST_MAX_US));
+    }
+}
+
+/// An incident: opened by the first bad observation (which alerts), kept open by further ones
+/// (folded into it), closed after enough good ones in a row. One alert per incident.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Incident {
+    pub open: bool,
+    calm: u32,
+    /// Bad observations folded into the open incident.
+    pub folded: u64,
+}
+
+impl Incident {
+    /// A bad observation; true when it opens the incident (raise the alert).
+    pub fn bad(&mut self) -> bool {
+        self.calm = 0;
+        if self.open {
+            self.folded += 1;
+            false
+        } else {
+            self.open = true;
+            self.folded = 0;
+            true
+        }
+    }
+
+    /// A good observation; the incident closes after `clear_after` of them in a row.
+    pub fn good(&mut self, clear_after: u32) {
+        if self.open {
+            self.calm += 1;
+            if self.calm >= clear_after {
+                self.open = false;
+                self.calm = 0;
+            }
+        }
+    }
+
+    pub fn close(&mut self) {
+        *self = Incident::default();
+    }
+}
+
+/// The open incidents of one job.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Incidents {
+    pub late: Incident,
+    pub missed: Incident,
+    pub failed: Incident,
+    pub slow: Incident,
+}
+
+/// One tracked job.
+#[derive(Debug)]
+pub struct Job {
+    pub id: u64,
+    pub key: JobKey,
+    pub text: Describe,
+    pub function_code: u16,
+    pub category: Category,
+    /// The connection it was last seen on.
+    pub flow: FlowInfo,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub count: u64,
+    pub failures: u64,
+    pub successes: u64,
+    pub estimator: PeriodEstimator,
+    pub dist: Option<Box<Distributions>>,
+    pub state: JobState,
+    /// The cadence classification last reported in a job event.
+    pub reported_periodic: Option<bool>,
+    /// The cadence it is held to (learned, or from the baseline); `None`: not enforced.
+    pub reference: Option<Cadence>,
+    /// Silence after which it is stopped, from the baseline (else derived from the period).
+    pub stop_after_us: Option<u64>,
+    pub tracker: Tracker,
+    /// In the baseline, or seen while learning.
+    pub known: bool,
+    /// Response times above this raise `response_slow`.
+    pub response_limit_us: Option<u64>,
+    /// Share of failed transactions while learning (a job that always fails is not news).
+    pub learned_failure_ratio: Option<f64>,
+    pub incidents: Incidents,
+    pub cycle: Option<(u64, usize)>,
+    /// The request before the latest one (for messages).
+    pub prev_seen: u64,
+    /// Failures in a row now, the longest run so far, and the longest while learning.
+    pub failure_run: u32,
+    pub max_failure_run: u32,
+    pub learned_max_failure_run: Option<u32>,
+    /// The end of the last capture gap: requests from before it are not placed on the grid
+    /// (their answers, lost in the gap, come out late), and silence is counted from it.
+    pub resync_at: u64,
+}
+
+impl Job {
+    pub fn new(
+        id: u64,
+        key: JobKey,
+        text: Describe,
+        t: &crate::transaction::Transaction,
+        ts: u64,
+        period: PeriodConfig,
+    ) -> Job {
+        Job {
+            id,
+            key,
+            text,
+            function_code: t.function_code,
+            category: t.category,
+            flow: t.flow.clone(),
+            first_seen: ts,
+            last_seen: ts,
+            count: 0,
+            failures: 0,
+            successes: 0,
+            estimator: PeriodEstimator::new(period),
+            dist: Distributions::new().map(Box::new),
+            state: JobState::Learning,
+            reported_periodic: None,
+            reference: None,
+            stop_after_us: None,
+            tracker: Tracker::default(),
+            known: false,
+            response_limit_us: None,
+            learned_failure_ratio: None,
+            incidents: Incidents::default(),
+            cycle: None,
+            prev_seen: ts,
+            failure_run: 0,
+            max_failure_run: 0,
+            learned_max_failure_run: None,
+            resync_at: 0,
+        }
+    }
+
+    /// The cadence it is held to, or else what the estimator has learned so far.
+    pub fn cadence(&self) -> Option<Cadence> {
+        self.reference.or_else(|| self.learned_cadence())
+    }
+
+    /// The estimator's current cadence, with the on-time window widened to at least
+    /// [`MIN_TOLERANCE_RATIO`] of the period, once it is trustworthy enough to hold the job to:
+    /// a confidence of at least [`MIN_CONFIDENCE`], or eight requests or more whose jitter is
+    /// within 2 % of the period. A handful of random operator writes can look periodic by
+    /// chance, loosely; a dozen regular polls, or a few clockwork ones, cannot.
+    pub fn learned_cadence(&self) -> Option<Cadence> {
+        self.estimator
+            .estimate()
+            .filter(|e| {
+                e.confidence >= MIN_CONFIDENCE || (e.samples >= 8 && e.jitter_us.saturating_mul(50) <= e.period_us)
+            })
+            .map(|e| enforceable(e.period_us, e.tolerance_us))
+    }
+
+    /// Silence after which the job counts as stopped: `stop_after_missed + 1` periods plus the
+    /// tolerance, unless the baseline says otherwise.
+    pub fn stop_after(&self, stop_after_missed: u64) -> Option<u64> {
+        let c = self.reference?;
+        Some(
+            self.stop_after_us
+                .unwrap_or_else(|| c.period_us.saturating_mul(stop_after_missed + 1).saturating_add(c.tolerance_us)),
+        )
+    }
+
+    /// A response-time percentile, µs.
+    pub fn response_percentile(&self, q: f64) -> Option<u64> {
+        let d = self.dist.as_ref()?;
+        (!d.response.is_empty()).then(|| d.response.value_at_quantile(q))
+    }
+
+    /// The `response_slow` threshold learned from the distribution: twice its 99th percentile,
+    /// at least 20 ms above it and 20 % above the largest value seen, so that a job's normal
+    /// tail never alerts. Needs `min_samples` responses.
+    pub fn learned_response_limit(&self, min_samples: u64) -> Option<u64> {
+        let d = self.dist.as_ref()?;
+        if d.response.len() < min_samples {
+            return None;
+        }
+        let p99 = d.response.value_at_quantile(0.99);
+        let max = d.response.max();
+        Some((2 * p99).max(p99 + 20_000).max(max + max / 5))
+    }
+
+    pub fn failure_ratio(&self) -> f64 {
+        let answered = self.failures + self.successes;
+        if answered == 0 {
+            0.0
+        } else {
+            self.failures as f64 / answered as f64
+        }
+    }
+
+    /// Jitter: the 95th percentile of on-time polls' deviation from their slot, µs.
+    pub fn jitter_us(&self) -> Option<u64> {
+        let d = self.dist.as_ref()?;
+        if d.jitter.is_empty() {
+            self.estimator.estimate().map(|e| e.jitter_us)
+        } else {
+            Some(d.jitter.value_at_quantile(0.95))
+        }
+    }
+
+    /// The job event body in its current state.
+    pub fn body(&self) -> JobBody {
+        let cadence = self.cadence();
+        JobBody {
+            id: self.id,
+            state: self.state,
+            app_proto: self.key.app_proto,
+            master: self.key.master,
+            outstation: self.key.outstation,
+            port: self.key.port,
+            signature: self.text.signature.clone(),
+            key: self.text.key.clone(),
+            function_code: self.function_code,
+            category: self.category.as_str(),
+            periodic: cadence.is_some(),
+            period_ms: cadence.map(|c| text::ms(c.period_us)),
+            jitter_ms: cadence.and(self.jitter_us()).map(text::ms),
+            tolerance_ms: cadence.map(|c| text::ms(c.tolerance_us)),
+            response_p50_ms: self.response_percentile(0.5).map(text::ms),
+            response_p99_ms: self.response_percentile(0.99).map(text::ms),
+            count: self.count,
+            failures: self.failures,
+            cycle_id: self.cycle.map(|c| c.0),
+            cycle_size: self.cycle.map(|c| c.1),
+            known: self.known,
+        }
+    }
+
+    /// "unit 1 FC3 read holding registers 0–9, every 1.0 s" — the job named for an alert.
+    pub fn name(&self) -> String {
+        match self.cadence() {
+            Some(c) => format!("{}, every {}", self.text.signature, text::duration(c.period_us)),
+            None => self.text.signature.clone(),
+        }
+    }
+
+    /// Whether it is a command: an operation that changes something (write, program,
+    /// firmware, control, diagnostic, file, time, config, security). Reads, and protocol
+    /// plumbing such as S7's setup communication (`other`), are not.
+    pub fn is_command(&self) -> bool {
+        !matches!(self.category, Category::Read | Category::Other)
+    }
+
+    /// The verb that fits: masters *poll* with reads and *run* other jobs.
+    pub fn verb(&self) -> &'static str {
+        if !self.is_command() {
+            "polling"
+        } else {
+            "running"
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Enforcement of a job's cadence: given a reference period and tolerance (learned or from the
+//! baseline), tells for each request whether it was on time, late, early or came after missed
+//! polls, and at any capture time how many polls are overdue.
+//!
+//! The [`PeriodEstimator`](super::period::PeriodEstimator) *learns* a cadence; this tracker
+//! *holds a job to* one. It keeps a grid anchored on the last on-time poll:
+//!
+//! - a request within the slot window of a later slot `k` is on time, and `k − 1` polls were
+//!   missed (a slot filled by a late poll does not count as missed). The slot window is the
+//!   tolerance, but at least a quarter of the period: a master serving several jobs over one
+//!   connection queues a poll behind other answers, or sends one a little early, without
+//!   anything being wrong, and the next poll must be judged from where this one really was;
+//! - a request after a slot's window but before the next slot's window is late for that slot;
+//!   the grid keeps its phase, so a single late poll costs nothing afterwards;
+//! - a second late request one period after the first means the master re-phased: the grid
+//!   follows it;
+//! - a request before the next slot's window is early (a retry, an operator's extra read, a
+//!   second cadence): it does not move the grid.
+
+/// How one request fitted the reference cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// The first request after (re-)anchoring.
+    Anchored,
+    /// On a slot; `missed` polls were absent before it.
+    OnTime { missed: u64 },
+    /// Later than its slot's window by `late_us`; `missed` slots before that slot were absent.
+    Late { late_us: u64, missed: u64 },
+    /// Before the next slot's window.
+    Early,
+    /// Older than the anchor (an answer that came late out of order): ignored for timing.
+    Stale,
+}
+
+/// A reference cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    pub period_us: u64,
+    pub tolerance_us: u64,
+}
+
+impl Cadence {
+    /// Half-width of a slot's window: the tolerance, at least a quarter of the period, at most
+    /// just under half of it.
+    pub fn window_us(&self) -> u64 {
+        self.tolerance_us.max(self.period_us / 4).min(self.period_us / 2).min(self.period_us.saturating_sub(1) / 2)
+    }
+}
+
+/// The grid of one job. See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    /// The last on-time request (or the start of the grid).
+    anchor: Option<u64>,
+    /// Slots after the anchor already filled by a late poll.
+    filled: u64,
+    /// The last late request, to detect a re-phased master.
+    last_late: Option<u64>,
+    /// How far the last on-time request was from its slot, µs (the jitter sample).
+    last_deviation_us: u64,
+}
+
+impl Tracker {
+    /// Forgets the grid: the next request anchors it again (after a capture gap, a change of
+    /// cadence, a stop).
+    pub fn reset(&mut self) {
+        *self = Tracker::default();
+    }
+
+    pub fn anchor(&self) -> Option<u64> {
+        self.anchor
+    }
+
+    /// How far the last on-time request was from its slot, µs.
+    pub fn last_deviation_us(&self) -> u64 {
+        self.last_deviation_us
+    }
+
+    /// The capture time by which the next poll is due at the latest (its window's end).
+    pub fn due_by(&self, c: Cadence) -> Option<u64> {
+        let next = self.anchor?.saturating_add(c.period_us.saturating_mul(1 + self.filled));
+        Some(next.saturating_add(c.window_us()))
+    }
+
+    /// Polls absent at capture time `now`: the slots whose window closed with no request.
+    pub fn overdue_polls(&self, c: Cadence, now: u64) -> u64 {
+        match self.due_by(c) {
+            Some(due) if now > due && c.period_us > 0 => 1 + (now - due) / c.period_us,
+            _ => 0,
+        }
+    }
+
+    /// Places one request on the grid.
+    pub fn observe(&mut self, c: Cadence, ts: u64) -> Fit {
+        let p = c.period_us.max(1);
+        let tol = c.window_us();
+        let Some(anchor) = self.anchor else {
+            self.anchor = Some(ts);
+            return Fit::Anchored;
+        };
+        if ts <= anchor {
+            return Fit::Stale;
+        }
+        let dt = ts - anchor;
+        // The nearest slot, and the slot the request came after.
+        let nearest = (dt + p / 2) / p;
+        let residual = dt as i128 - i128::from(nearest) * i128::from(p);
+        if nearest >= 1 && residual.unsigned_abs() <= u128::from(tol) {
+            let missed = (nearest - 1).saturating_sub(self.filled);
+            self.last_deviation_us = u64::try_from(residual.unsigned_abs()).unwrap_or(u64::MAX);
+            self.anchor = Some(ts);
+            self.filled = 0;
+            self.last_late = None;
+            return Fit::OnTime { missed };
+        }
+        let after = dt / p;
+        if after == 0 {
+            return Fit::Early;
+        }
+        if after <= self.filled {
+            // Between slots already filled by late polls: an extra request.
+            return Fit::Early;
+        }
+        let late_us = dt - after * p;
+        let missed = (after - 1).saturating_sub(self.filled);
+        if let Some(prev) = self.last_late {
+            if (ts.saturating_sub(prev)).abs_diff(p) <= tol {
+                // Two late polls a period apart: the master re-phased; follow it.
+                self.anchor = Some(ts);
+                self.filled = 0;
+                self.last_late = None;
+                return Fit::Late { late_us, missed };
+            }
+        }
+        self.filled = after;
+        self.last_late = Some(ts);
+        Fit::Late { late_us, missed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Cadence = Cadence { period_us: 1_000_000, tolerance_us: 50_000 };
+    const SLOT: u64 = 250_000;
+
+    fn run(times: &[u64]) -> Vec<Fit> {
+        let mut t = Tracker::default();
+        times.iter().map(|&ts| t.observe(C, ts)).collect()
+    }
+
+    #[test]
+    fn steady_polls_are_on_time() {
+        let fits = run(&[0, 1_010_000, 1_990_000, 3_000_000, 4_200_000, 4_980_000]);
+        assert_eq!(fits[0], Fit::Anchored);
+        assert!(fits[1..].iter().all(|f| *f == Fit::OnTime { missed: 0 }), "{fits:?}");
+    }
+
+    #[test]
+    fn missed_polls_are_counted_on_the_next_one() {
+        let fits = run(&[0, 1_000_000, 4_000_000]);
+        assert_eq!(fits[2], Fit::OnTime { missed: 2 });
+    }
+
+    #[test]
+    fn a_late_poll_keeps_the_phase_and_fills_its_slot() {
+        let fits = run(&[0, 1_000_000, 2_500_000, 3_000_000, 4_000_000]);
+        assert_eq!(fits[2], Fit::Late { late_us: 500_000, missed: 0 });
+        assert_eq!(fits[3], Fit::OnTime { missed: 0 }, "the late poll filled slot 2");
+        assert_eq!(fits[4], Fit::OnTime { missed: 0 });
+    }
+
+    #[test]
+    fn a_rephased_master_is_followed() {
+        let fits = run(&[0, 1_000_000, 2_400_000, 3_400_000, 4_400_000]);
+        assert!(matches!(fits[2], Fit::Late { .. }));
+        assert!(matches!(fits[3], Fit::Late { .. }), "{fits:?}");
+        assert_eq!(fits[4], Fit::OnTime { missed: 0 });
+    }
+
+    #[test]
+    fn a_slightly_early_poll_moves_the_grid() {
+        // 770 ms after the previous one (23 % early): on time, and the next is judged from it.
+        let fits = run(&[0, 770_000, 1_770_000]);
+        assert_eq!(fits[1], Fit::OnTime { missed: 0 });
+        assert_eq!(fits[2], Fit::OnTime { missed: 0 });
+    }
+
+    #[test]
+    fn early_requests_do_not_move_the_grid() {
+        let fits = run(&[0, 300_000, 1_000_000]);
+        assert_eq!(fits[1], Fit::Early);
+        assert_eq!(fits[2], Fit::OnTime { missed: 0 });
+    }
+
+    #[test]
+    fn overdue_counts_closed_windows() {
+        let mut t = Tracker::default();
+        t.observe(C, 0);
+        assert_eq!(t.overdue_polls(C, 1_000_000 + SLOT - 10), 0);
+        assert_eq!(t.overdue_polls(C, 1_000_000 + SLOT + 10), 1);
+        assert_eq!(t.overdue_polls(C, 3_000_000 + SLOT + 10), 3);
+        assert_eq!(t.due_by(C), Some(1_000_000 + SLOT));
+    }
+}

@@ -1,0 +1,154 @@
+//! The whole sensor: the packet [`Pipeline`] (capture to transactions) followed by the
+//! [`JobEngine`] (transactions to jobs, job events and alerts). Capture drives this type; the
+//! pipeline stays usable alone for benchmarks and tests of the lower layers.
+
+use crate::config::Config;
+use crate::decode::LinkType;
+use crate::event::Event;
+use crate::flow::FlowInfo;
+use crate::jobs::engine::{EngineConfig, InFlight, JobEngine, Mode};
+use crate::pipeline::Pipeline;
+use crate::stats::StatsSnapshot;
+use crate::time::Timestamp;
+
+/// How often, in capture time, the engine's deadlines are judged.
+const CLOCK_INTERVAL_US: u64 = 1_000_000;
+
+impl InFlight for Pipeline {
+    fn pending_span(&self, flow: &FlowInfo) -> Option<(Timestamp, Timestamp)> {
+        Pipeline::pending_span(self, flow)
+    }
+}
+
+/// Pipeline plus job engine, single-threaded and deterministic.
+#[derive(Debug)]
+pub struct Monitor {
+    pipeline: Pipeline,
+    engine: JobEngine,
+    /// Events of the pipeline not yet seen by the engine (kept to reuse its allocation).
+    scratch: Vec<Event>,
+    out: Vec<Event>,
+    next_clock: Option<Timestamp>,
+    /// `--no-jobs`: transactions only, the engine never runs (dissection-only use, and the
+    /// reference of the engine's overhead benchmark).
+    jobs_enabled: bool,
+    response_timeout_us: u64,
+}
+
+impl Monitor {
+    pub fn new(config: Config, engine: EngineConfig, mode: Mode) -> Monitor {
+        let response_timeout_us = config.response_timeout_us;
+        Monitor {
+            response_timeout_us,
+            pipeline: Pipeline::new(config),
+            engine: JobEngine::new(engine, mode),
+            scratch: Vec::new(),
+            out: Vec::new(),
+            next_clock: None,
+            jobs_enabled: true,
+        }
+    }
+
+    /// Transactions only: the job engine is switched off.
+    pub fn without_jobs(mut self) -> Monitor {
+        self.jobs_enabled = false;
+        self
+    }
+
+    /// One captured frame.
+    pub fn process(&mut self, ts: Timestamp, link: LinkType, frame: &[u8]) {
+        // Gaps are judged before the packet's own timers run, so that requests whose answers
+        // the gap swallowed are known to be lost to it.
+        if !self.jobs_enabled {
+            self.pipeline.process(ts, link, frame);
+            self.out.extend(self.pipeline.drain_events());
+            return;
+        }
+        self.engine.on_packet(ts);
+        if let Some(end) = self.engine.take_new_gap() {
+            self.pipeline.excuse_capture_gap(end);
+        }
+        self.out.extend(self.engine.drain());
+        self.pipeline.process(ts, link, frame);
+        self.absorb();
+        self.clock();
+    }
+
+    /// Capture time moved on without a packet (live capture idle).
+    pub fn tick(&mut self, ts: Timestamp) {
+        self.pipeline.tick(ts);
+        self.absorb();
+        self.clock();
+    }
+
+    /// The capture ended: flush every connection. Nothing is judged after the last packet:
+    /// the end of a capture is not every job stopping.
+    pub fn finish(&mut self) {
+        self.pipeline.finish();
+        self.absorb();
+        if self.jobs_enabled {
+            self.engine.finish();
+        }
+    }
+
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.out.drain(..)
+    }
+
+    pub fn now(&self) -> Option<Timestamp> {
+        self.pipeline.now()
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.pipeline.stats()
+    }
+
+    pub fn set_capture_drops(&mut self, capture_drops: u64, interface_drops: u64) {
+        self.pipeline.set_capture_drops(capture_drops, interface_drops);
+        self.absorb();
+    }
+
+    pub fn engine(&self) -> &JobEngine {
+        &self.engine
+    }
+
+    /// Hands the pipeline's new events to the engine, transactions first and then what the
+    /// engine concluded from each.
+    fn absorb(&mut self) {
+        if !self.jobs_enabled {
+            self.out.extend(self.pipeline.drain_events());
+            return;
+        }
+        self.scratch.extend(self.pipeline.drain_events());
+        let excuse_until = self.engine.last_gap_end().map(|end| end.plus_micros(self.response_timeout_us));
+        for mut event in self.scratch.drain(..) {
+            if let (Event::Alert(a), Some(until)) = (&event, excuse_until) {
+                // Answers to requests the capture gap swallowed come back unmatched: part of
+                // the gap's `sensor_health` incident (still counted in `stats`).
+                if a.timestamp <= until && a.anomaly.is_some_and(|id| id.ends_with(".unmatched_response")) {
+                    continue;
+                }
+            }
+            if let Event::Transaction(t) = &mut event {
+                self.engine.on_transaction(t, &self.pipeline);
+                self.out.push(event);
+                self.out.extend(self.engine.drain());
+            } else {
+                self.out.push(event);
+            }
+        }
+    }
+
+    fn clock(&mut self) {
+        if !self.jobs_enabled {
+            return;
+        }
+        let Some(now) = self.pipeline.now() else { return };
+        if self.next_clock.is_some_and(|next| now < next) {
+            return;
+        }
+        self.next_clock = Some(now.plus_micros(CLOCK_INTERVAL_US));
+        self.engine.on_clock(now, &self.pipeline);
+        self.out.extend(self.engine.drain());
+    }
+}
