@@ -91,7 +91,8 @@ fn run_drop(packets: &Packets) -> usize {
 /// The same through the job engine as well (the whole sensor, learning then enforcing).
 fn run_drop_with_jobs(packets: &Packets) -> usize {
     let engine = EngineConfig { learn_window_us: 2_000_000, ..EngineConfig::default() };
-    let mut monitor = Monitor::new(Config::default(), engine, Mode::Auto);
+    let mut monitor =
+        Monitor::new(Config::default(), engine, Mode::Auto, std::sync::Arc::new(sensor::rules::RuleSet::defaults()));
     let mut events = 0;
     for (ts, frame) in packets {
         monitor.process(*ts, LinkType::Ethernet, frame);

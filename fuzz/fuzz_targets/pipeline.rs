@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let config = Config { response_timeout_us: 1_000_000, stats_interval_us: 10_000_000, ..Config::default() };
     let engine = EngineConfig { learn_window_us: 5_000_000, ..EngineConfig::default() };
-    let mut pipeline = Monitor::new(config, engine, Mode::Auto);
+    let mut pipeline = Monitor::new(config, engine, Mode::Auto, std::sync::Arc::new(sensor::rules::RuleSet::defaults()));
     let mut writer = JsonLinesWriter::new(Box::new(std::io::sink()), EventFilter::default());
     let _ = capture::replay(&[file.path().to_path_buf()], &mut pipeline, &mut writer);
 });

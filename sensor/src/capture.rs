@@ -125,6 +125,7 @@ pub fn live(
     pipeline: &mut Monitor,
     writer: &mut JsonLinesWriter,
     stop: &AtomicBool,
+    mut every_second: impl FnMut(&mut Monitor),
 ) -> Result<()> {
     let iface = &options.interface;
     let inactive =
@@ -158,7 +159,6 @@ pub fn live(
                 pipeline.tick(wall_clock());
                 flush_events(pipeline, writer)?;
                 wait_readable(&cap, IDLE_WAIT_MS);
-                continue;
             }
             Err(e) => {
                 flush_events(pipeline, writer)?;
@@ -167,6 +167,8 @@ pub fn live(
         }
         if last_stats.elapsed() >= stats_every {
             last_stats = Instant::now();
+            every_second(pipeline);
+            flush_events(pipeline, writer)?;
             if let Ok(s) = cap.stats() {
                 pipeline.set_capture_drops(u64::from(s.dropped), u64::from(s.if_dropped));
             }

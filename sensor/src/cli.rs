@@ -45,6 +45,11 @@ pub struct Cli {
     #[arg(long = "learn-window", value_name = "DURATION", default_value = "10m", value_parser = parse_duration, conflicts_with = "baseline")]
     pub learn_window: Duration,
 
+    /// A YAML rules file or a folder of them (with the shipped defaults); without it the
+    /// shipped defaults alone apply. Checked at start like `jobwatch rules check`.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Option<PathBuf>,
+
     /// Transactions only: do not run the job engine (no `job` events, no job alerts).
     #[arg(long = "no-jobs", conflicts_with = "baseline")]
     pub no_jobs: bool,
@@ -57,7 +62,20 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Learn the jobs, talkers and commands of a capture and write them as a YAML baseline.
-    Learn(LearnArgs),
+    Learn(Box<LearnArgs>),
+    /// Rules files: `jobwatch rules check PATH`.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `jobwatch rules ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum RulesCommand {
+    /// Validate a rules file or folder: exit 0, or 2 with one `file:line:col: message` per problem.
+    Check {
+        /// A YAML rules file or a folder of them.
+        path: PathBuf,
+    },
 }
 
 /// `jobwatch learn (-r FILE ... | -i IFACE --for DURATION) -o BASELINE.yaml`

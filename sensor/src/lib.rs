@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod output;
 pub mod pipeline;
 pub mod reassembly;
+pub mod reload;
 pub mod rules;
 pub mod stats;
 pub mod time;

@@ -3,12 +3,14 @@
 use anyhow::Context;
 use clap::Parser;
 use sensor::capture::{self, LiveOptions};
-use sensor::cli::{Cli, Command, LearnArgs, SensorArgs};
+use sensor::cli::{Cli, Command, LearnArgs, RulesCommand, SensorArgs};
 use sensor::event::EventFilter;
 use sensor::jobs::baseline::Baseline;
 use sensor::jobs::engine::Mode;
 use sensor::monitor::Monitor;
 use sensor::output::JsonLinesWriter;
+use sensor::reload::RulesReloader;
+use sensor::rules::RuleSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Learn(args)) => learn(args),
+        Some(Command::Rules(RulesCommand::Check { path })) => Ok(rules_check(path)),
         None => run(&cli),
     };
     match result {
@@ -68,20 +71,65 @@ fn problems_exit(problems: &[capture::InputProblem]) -> ExitCode {
     }
 }
 
+/// `jobwatch rules check PATH`: every problem as `file:line:col: message`, exit status 2.
+fn rules_check(path: &std::path::Path) -> ExitCode {
+    match RuleSet::load(path) {
+        Ok(rules) => {
+            println!(
+                "{}: ok ({} file(s), {} command rule(s), {} declared job(s), {} suppression(s))",
+                path.display(),
+                rules.files().len(),
+                rules.commands().len(),
+                rules.declared_jobs().len(),
+                rules.suppressions().len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The rules in force: the user's file or folder over the shipped defaults, or the defaults.
+fn load_rules(path: Option<&std::path::Path>) -> anyhow::Result<Arc<RuleSet>> {
+    match path {
+        None => Ok(Arc::new(RuleSet::defaults())),
+        Some(path) => RuleSet::load_with_defaults(path).map(Arc::new).map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("{}", lines.join("\njobwatch: "))
+        }),
+    }
+}
+
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let rules = load_rules(cli.rules.as_deref())?;
     let mode = match &cli.baseline {
         Some(path) => Mode::Enforce(Box::new(Baseline::load(path).map_err(anyhow::Error::msg)?)),
         None => Mode::Auto,
     };
     let mut writer = JsonLinesWriter::open(&cli.output, cli.events)
         .map_err(|e| anyhow::anyhow!("{}: cannot write events: {e}", cli.output.display()))?;
-    let mut monitor = Monitor::new(cli.sensor.config(), cli.sensor.engine_config(cli.learn_window), mode);
+    let mut monitor =
+        Monitor::new(cli.sensor.config(), cli.sensor.engine_config(cli.learn_window), mode, Arc::clone(&rules));
     if cli.no_jobs {
         monitor = monitor.without_jobs();
     }
     if let Some(interface) = &cli.interface {
         let stop = stop_flag()?;
-        capture::live(&live_options(interface, &cli.filter, &cli.sensor), &mut monitor, &mut writer, &stop)?;
+        let hangup = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))?;
+        let mut reloader = RulesReloader::new(cli.rules.clone(), hangup);
+        capture::live(
+            &live_options(interface, &cli.filter, &cli.sensor),
+            &mut monitor,
+            &mut writer,
+            &stop,
+            |monitor| reloader.poll(monitor),
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let problems = capture::replay(&cli.read, &mut monitor, &mut writer)?;
@@ -95,7 +143,12 @@ fn learn(args: &LearnArgs) -> anyhow::Result<ExitCode> {
         Box::new(std::io::sink()),
         EventFilter { transaction: false, job: false, alert: false, stats: false },
     );
-    let mut monitor = Monitor::new(args.sensor.config(), args.sensor.engine_config(Duration::ZERO), Mode::Learn);
+    let mut monitor = Monitor::new(
+        args.sensor.config(),
+        args.sensor.engine_config(Duration::ZERO),
+        Mode::Learn,
+        Arc::new(RuleSet::defaults()),
+    );
     let (captures, code) = if let Some(interface) = &args.interface {
         let stop = stop_flag()?;
         if let Some(d) = args.duration {
@@ -105,7 +158,7 @@ fn learn(args: &LearnArgs) -> anyhow::Result<ExitCode> {
                 stop.store(true, Ordering::Relaxed);
             });
         }
-        capture::live(&live_options(interface, &args.filter, &args.sensor), &mut monitor, &mut writer, &stop)?;
+        capture::live(&live_options(interface, &args.filter, &args.sensor), &mut monitor, &mut writer, &stop, |_| {})?;
         (vec![format!("live:{interface}")], ExitCode::SUCCESS)
     } else {
         let problems = capture::replay(&args.read, &mut monitor, &mut writer)?;

@@ -8,8 +8,11 @@ use crate::event::Event;
 use crate::flow::FlowInfo;
 use crate::jobs::engine::{EngineConfig, InFlight, JobEngine, Mode};
 use crate::pipeline::Pipeline;
+use crate::rules::RuleSet;
 use crate::stats::StatsSnapshot;
 use crate::time::Timestamp;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How often, in capture time, the engine's deadlines are judged.
 const CLOCK_INTERVAL_US: u64 = 1_000_000;
@@ -33,15 +36,23 @@ pub struct Monitor {
     /// reference of the engine's overhead benchmark).
     jobs_enabled: bool,
     response_timeout_us: u64,
+    rules: Arc<RuleSet>,
+    /// Suppression state per key: start of the current window, alerts let through in it, and
+    /// alerts held back since the last one let through.
+    suppressed: HashMap<String, (u64, u32, u64)>,
+    suppressed_total: u64,
 }
 
 impl Monitor {
-    pub fn new(config: Config, engine: EngineConfig, mode: Mode) -> Monitor {
+    pub fn new(config: Config, engine: EngineConfig, mode: Mode, rules: Arc<RuleSet>) -> Monitor {
         let response_timeout_us = config.response_timeout_us;
         Monitor {
             response_timeout_us,
+            suppressed: HashMap::new(),
+            suppressed_total: 0,
             pipeline: Pipeline::new(config),
-            engine: JobEngine::new(engine, mode),
+            engine: JobEngine::new(engine, mode, Arc::clone(&rules)),
+            rules,
             scratch: Vec::new(),
             out: Vec::new(),
             next_clock: None,
@@ -88,11 +99,61 @@ impl Monitor {
         self.absorb();
         if self.jobs_enabled {
             self.engine.finish();
+            self.out.extend(self.engine.drain());
         }
     }
 
+    /// Events ready to write, after the rules' suppression.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        if !self.rules.suppressions().is_empty() {
+            let events = std::mem::take(&mut self.out);
+            for event in events {
+                if let Some(event) = self.suppress(event) {
+                    self.out.push(event);
+                }
+            }
+        }
         self.out.drain(..)
+    }
+
+    /// Swaps the rules (hot reload): every later event is judged by the new ones.
+    pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        self.engine.set_rules(Arc::clone(&rules));
+        self.rules = rules;
+    }
+
+    /// An alert from outside the packet path (a rules reload that failed).
+    pub fn raise(&mut self, alert: crate::event::Alert) {
+        self.out.push(Event::Alert(Box::new(alert)));
+    }
+
+    /// Alerts held back by suppression rules so far.
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed_total
+    }
+
+    /// Rate limits of the rules' `suppress:` entries: at most `max` alerts per `per` for each
+    /// key; the one let through after a hold-back carries the count of those held back.
+    fn suppress(&mut self, event: Event) -> Option<Event> {
+        let Event::Alert(mut alert) = event else { return Some(event) };
+        let Some(rule) = self.rules.suppression(&alert) else { return Some(Event::Alert(alert)) };
+        let key = format!("{}|{}", rule.id, rule.key(&alert));
+        let now = alert.timestamp.as_micros();
+        let state = self.suppressed.entry(key).or_insert((now, 0, 0));
+        if now.saturating_sub(state.0) >= rule.per_us {
+            *state = (now, 0, state.2);
+        }
+        if state.1 >= rule.max {
+            state.2 += 1;
+            self.suppressed_total += 1;
+            return None;
+        }
+        state.1 += 1;
+        let held = std::mem::take(&mut state.2);
+        if held > 0 {
+            alert.count = Some(alert.count.unwrap_or(1) + held);
+        }
+        Some(Event::Alert(alert))
     }
 
     pub fn now(&self) -> Option<Timestamp> {

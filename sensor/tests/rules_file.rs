@@ -172,19 +172,14 @@ fn shipped_defaults_are_valid() {
     assert!(!defaults.is_empty());
     let built_in = RuleSet::defaults();
     assert_eq!(built_in.commands().len(), defaults.commands().len());
-    assert!(built_in.commands().iter().all(|c| c.id.starts_with("default.")));
+    assert!(built_in.suppressions().iter().all(|c| c.id.starts_with("default.")));
 
-    // A program download from anyone alerts critical, a PLC stop high; reads and writes pass.
+    // No command rule by default: a command never seen is `unexpected_command` (the engine's
+    // baseline judgement), and a learned one is normal; no rule decides for them.
     let download = s7("10.0.0.9", "10.0.0.20", 0x1A, &[], &["OB1"]);
-    assert_eq!(
-        verdict(&built_in, &download, 0),
-        Some(("default.program-change".into(), Action::Alert, Some(Severity::Critical)))
-    );
+    assert_eq!(verdict(&built_in, &download, 0), None);
     let stop = s7("10.0.0.9", "10.0.0.20", 0x29, &[], &[]);
-    assert_eq!(
-        verdict(&built_in, &stop, 0),
-        Some(("default.controller-control".into(), Action::Alert, Some(Severity::High)))
-    );
+    assert_eq!(verdict(&built_in, &stop, 0), None);
     assert_eq!(verdict(&built_in, &modbus("10.0.0.1", "10.0.0.2", 6, 1, 10, 1), 0), None);
     assert_eq!(verdict(&built_in, &modbus("10.0.0.1", "10.0.0.2", 3, 1, 10, 1), 0), None);
 }
@@ -207,7 +202,7 @@ fn example_loads_and_merges_with_defaults() {
     let stop = s7("10.10.1.50", "10.10.2.20", 0x29, &[], &[]);
     assert_eq!(rule_id(&merged, &stop, 0).as_deref(), Some("plc-stop"));
     let restart = dnp3("10.10.1.5", "10.10.3.9", 13, &[]);
-    assert_eq!(rule_id(&merged, &restart, 0).as_deref(), Some("default.controller-control"));
+    assert_eq!(rule_id(&merged, &restart, 0).as_deref(), None, "left to the baseline (unexpected_command)");
 
     // Assets: most specific network wins, and names go into messages.
     let a = merged.asset(ip("10.10.3.7")).unwrap();
@@ -968,22 +963,20 @@ fn suppression_lookup() {
     let s = d.suppression(&anomaly).unwrap();
     assert_eq!((s.max, s.per_us), (1, 600_000_000));
     assert_eq!(s.key(&anomaly), "anomaly=modbus.invalid_length|src_ip=10.0.9.1|dst_ip=10.0.2.10");
-    // A user file may suppress a default rule's alerts by its id.
-    rules("version: 1\nsuppress:\n  - {id: s, rule_id: default.program-change, max: 1, per: 1h}\n");
 }
 
 #[test]
 fn user_ids_must_not_clash_with_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mine.yaml");
-    std::fs::write(&path, "version: 1\ncommands:\n  - {id: default.program-change, category: write, action: alert}\n")
+    std::fs::write(&path, "version: 1\nsuppress:\n  - {id: default.anomaly-flood, kind: new_job, max: 1, per: 1h}\n")
         .unwrap();
     let e = RuleSet::load_with_defaults(&path).unwrap_err();
-    let line = sensor::rules::DEFAULT_TEXT.lines().position(|l| l.contains("id: default.program-change")).unwrap() + 1;
+    let line = sensor::rules::DEFAULT_TEXT.lines().position(|l| l.contains("id: default.anomaly-flood")).unwrap() + 1;
     assert_eq!(
         e[0].to_string(),
         format!(
-            "{}:3:10: duplicate id `default.program-change`: already used at rules/default.yaml:{line} (shipped \
+            "{}:3:10: duplicate id `default.anomaly-flood`: already used at rules/default.yaml:{line} (shipped \
              defaults)",
             path.display()
         )

@@ -16,7 +16,12 @@
         poll is due one period after the previous one's due time (not after its answer), so the
         period on the wire is exact however long an answer takes.
 
-Used by sensor/tests/live_modbus.rs; the test reads the same constants from the client's log.
+    modbus_peer.py write --host 10.77.1.1 [--port 502] [--source 10.77.1.3] --address A
+                         --values V[,V...] --log FILE
+        One write over a new TCP connection (from SOURCE when given, any port): FC6 for one
+        value, FC16 for several; then closes it and writes the same JSON log as `client`.
+
+Used by sensor/tests/live_modbus.rs and live_rules_reload.rs; the test reads the same constants from the client's log.
 """
 
 import argparse
@@ -70,7 +75,10 @@ def connect(args):
     """A connected pymodbus client (retried for up to 5 s while the server starts)."""
     from pymodbus.client import ModbusTcpClient
 
-    c = ModbusTcpClient(args.host, port=args.port, timeout=2, retries=0)
+    source = getattr(args, "source", None)
+    c = ModbusTcpClient(
+        args.host, port=args.port, timeout=2, retries=0, source_address=(source, 0) if source else None
+    )
     deadline = time.monotonic() + 5.0
     while not c.connect():
         if time.monotonic() > deadline:
@@ -170,6 +178,22 @@ def poll(args):
         json.dump({"client": "pymodbus", "period": args.period, "requests": log}, f, indent=1)
 
 
+def write(args):
+    c = connect(args)
+    log = []
+    do = requester(c, log)
+    values = [int(v) for v in args.values.split(",")]
+    if len(values) == 1:
+        do(6, args.address, None, values)
+    else:
+        do(16, args.address, None, values)
+    c.close()
+    with open(args.log, "w", encoding="utf-8") as f:
+        json.dump({"client": "pymodbus", "source": args.source, "requests": log}, f, indent=1)
+    if log[-1]["exception"]:
+        sys.exit(f"modbus_peer write: exception {log[-1].get('exception_code')}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="role", required=True)
@@ -187,11 +211,20 @@ def main():
     q.add_argument("--log", required=True)
     q.add_argument("--period", type=float, default=0.5)
     q.add_argument("--duration", type=float, default=12.0)
+    w = sub.add_parser("write")
+    w.add_argument("--host", required=True)
+    w.add_argument("--port", type=int, default=502)
+    w.add_argument("--source", default=None)
+    w.add_argument("--address", type=int, required=True)
+    w.add_argument("--values", required=True)
+    w.add_argument("--log", required=True)
     args = p.parse_args()
     if args.role == "server":
         server(args)
     elif args.role == "client":
         client(args)
+    elif args.role == "write":
+        write(args)
     else:
         poll(args)
 

@@ -87,6 +87,13 @@ pub static WRITE_GROUPS: &[FunctionInfo] = &[
     ),
     row(50, "write_time", Time, "1815 4.4.3, clause 11 (g50 time and date); time because it sets the outstation clock"),
     row(
+        70,
+        "write_file_data",
+        File,
+        "1815 4.4.3 and clause 11 (g70 file-control objects: file transport data written after an open); \
+         file because it writes a file on the outstation",
+    ),
+    row(
         80,
         "write_iin",
         Diagnostic,

@@ -29,6 +29,7 @@
 //!   missing-response conclusion is drawn from it.
 
 use super::baseline::{Baseline, JobEntry, LearnedFrom, ResponseEntry, TalkerEntry};
+use super::commands::CommandIncidents;
 use super::job::{Distributions, Job};
 use super::period::PeriodConfig;
 use super::signature::{self, JobKey, PairKey};
@@ -36,14 +37,16 @@ use super::text;
 use super::timing::{Cadence, Fit};
 use crate::event::{Alert, AlertKind, Event, JobEvent, JobState};
 use crate::flow::FlowInfo;
+use crate::rules::Action;
+use crate::rules::RuleSet;
 use crate::time::Timestamp;
 use crate::transaction::{Status, Transaction};
-use dissectors::{Category, Severity};
+use dissectors::Severity;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-/// The commands of one program change or firmware update between two hosts within this time
-/// are one incident.
-const COMMAND_INCIDENT_US: u64 = 60_000_000;
+/// Requests seen before a job without a cadence is reported as aperiodic.
+const APERIODIC_AFTER_SAMPLES: u64 = 16;
 
 /// Tunables of the job engine; all durations in µs of capture time. Defaults in the README.
 #[derive(Debug, Clone)]
@@ -113,8 +116,6 @@ struct Pair {
     new_jobs_folded: u64,
     /// An open "the whole pair went silent" incident.
     silent_incident: bool,
-    /// Open command incidents by category, with the time of the last command folded in.
-    command_incidents: Vec<(Category, u64)>,
 }
 
 /// A baseline entry, as the engine applies it.
@@ -154,12 +155,19 @@ pub struct JobEngine {
     jobs_limit_reported: bool,
     /// A capture gap declared and not yet handed to the pipeline (end time).
     new_gap: Option<Timestamp>,
+    rules: Arc<RuleSet>,
+    /// Whether any command-policy rule exists (reads are matched against rules only then).
+    rules_have_commands: bool,
+    incidents: CommandIncidents,
+    /// Declared jobs (rules) not seen yet, by id, with when they became due.
+    declared_missing: Vec<String>,
+    declared_reported: Vec<String>,
     /// Job events and alerts produced, for the caller to interleave with transactions.
     out: Vec<Event>,
 }
 
 impl JobEngine {
-    pub fn new(cfg: EngineConfig, mode: Mode) -> JobEngine {
+    pub fn new(cfg: EngineConfig, mode: Mode, rules: Arc<RuleSet>) -> JobEngine {
         let mut engine = JobEngine {
             learning: !matches!(mode, Mode::Enforce(_)),
             mode_learn_only: matches!(mode, Mode::Learn),
@@ -175,12 +183,18 @@ impl JobEngine {
             silence_reported: false,
             jobs_limit_reported: false,
             new_gap: None,
+            rules_have_commands: !rules.commands().is_empty(),
+            rules,
+            incidents: CommandIncidents::default(),
+            declared_missing: Vec::new(),
+            declared_reported: Vec::new(),
             out: Vec::new(),
             cfg,
         };
         if let Mode::Enforce(baseline) = mode {
             engine.load_baseline(&baseline);
         }
+        engine.declared_missing = engine.rules.declared_jobs().iter().map(|d| d.id.clone()).collect();
         engine
     }
 
@@ -215,6 +229,20 @@ impl JobEngine {
             };
             self.baseline_jobs.insert((pair, e.key.clone()), known);
         }
+    }
+
+    /// New rules (hot reload): they judge every command from now on; jobs keep their names
+    /// and thresholds until they are next created.
+    pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        self.rules_have_commands = !rules.commands().is_empty();
+        for job in &mut self.jobs {
+            job.master_name = rules.describe(job.key.master);
+            job.outstation_name = rules.describe(job.key.outstation);
+        }
+        let seen: Vec<String> = self.jobs.iter().filter_map(|j| j.declared.clone()).collect();
+        self.declared_missing =
+            rules.declared_jobs().iter().map(|d| d.id.clone()).filter(|id| !seen.contains(id)).collect();
+        self.rules = rules;
     }
 
     /// The end of the latest capture gap.
@@ -316,6 +344,9 @@ impl JobEngine {
     /// The capture clock reached `now`: ends learning, judges deadlines, retires idle jobs.
     pub fn on_clock(&mut self, now: Timestamp, inflight: &dyn InFlight) {
         let now = now.as_micros();
+        let due = self.incidents.due(now);
+        self.out.extend(due);
+        self.declared_absent(now);
         if self.learning && self.learn_until.is_some_and(|until| now >= until) {
             self.end_learning();
         }
@@ -396,6 +427,45 @@ impl JobEngine {
         }
     }
 
+    /// Declared jobs (rules) that have not run since the capture started, once they are
+    /// overdue: a `job_stopped` alert each, with the rule's id.
+    fn declared_absent(&mut self, now: u64) {
+        let Some(start) = self.first_packet else { return };
+        if self.declared_missing.is_empty() {
+            return;
+        }
+        let stop_after_missed = self.cfg.stop_after_missed;
+        let mut alerts = Vec::new();
+        for d in self.rules.declared_jobs() {
+            if !self.declared_missing.contains(&d.id) || self.declared_reported.contains(&d.id) {
+                continue;
+            }
+            let stop = d.stop_after_us.unwrap_or(d.period_us.saturating_mul(stop_after_missed + 1) + d.tolerance_us);
+            if now.saturating_sub(start) < stop {
+                continue;
+            }
+            self.declared_reported.push(d.id.clone());
+            let what = d.description.clone().unwrap_or_else(|| format!("{} job", d.protocol));
+            let mut alert = Alert::sensor_health(
+                Timestamp(now),
+                d.severity.unwrap_or(Severity::High),
+                "rules.declared_job_absent",
+                format!(
+                    "Declared job {} ({what}, every {}) has not run since the capture started {} ago.",
+                    d.id,
+                    text::duration(d.period_us),
+                    text::duration(now.saturating_sub(start))
+                ),
+            );
+            alert.kind = AlertKind::JobStopped;
+            alert.anomaly = None;
+            alert.app_proto = Some(d.protocol);
+            alert.rule_id = Some(d.id.clone());
+            alerts.push(Event::Alert(Box::new(alert)));
+        }
+        self.out.extend(alerts);
+    }
+
     fn end_learning(&mut self) {
         self.learning = false;
         for job in &mut self.jobs {
@@ -410,10 +480,13 @@ impl JobEngine {
             job.learned_failure_ratio = Some(job.failure_ratio());
             job.learned_max_failure_run = Some(job.max_failure_run);
             job.response_limit_us = job.learned_response_limit(min);
-            if let Some(c) = job.learned_cadence() {
-                job.reference = Some(c);
-                job.tracker.reset();
-                job.tracker.observe(c, job.last_seen);
+            if job.reference.is_none() {
+                if let Some(c) = job.learned_cadence() {
+                    let c = job.with_overrides(c);
+                    job.reference = Some(c);
+                    job.tracker.reset();
+                    job.tracker.observe(c, job.last_seen);
+                }
             }
         }
         for i in 0..self.jobs.len() {
@@ -458,17 +531,17 @@ impl JobEngine {
         let message = if others.is_empty() {
             format!(
                 "{} stopped {} {}: {}; last request {ago} ago.",
-                job.key.master,
+                job.master_name,
                 job.verb(),
-                job.key.outstation,
+                job.outstation_name,
                 job.name()
             )
         } else {
             format!(
                 "{} stopped all {} of its jobs on {} (it went silent): {}; {}; last request {ago} ago.",
-                job.key.master,
+                job.master_name,
                 others.len() + 1,
-                job.key.outstation,
+                job.outstation_name,
                 job.name(),
                 others.join("; ")
             )
@@ -489,8 +562,7 @@ impl JobEngine {
         let now = self.last_packet.unwrap_or(ts).max(ts);
         let enforcing = !self.learning;
         // The job (and, for a new one, its pair).
-        let index = match self.by_key.get(&key) {
-            Some(&i) => i,
+        let index = match self.by_key.get(&key).copied() {
             None => {
                 if self.jobs.len() >= self.cfg.max_jobs {
                     self.jobs_limit(now);
@@ -511,10 +583,17 @@ impl JobEngine {
                     pair.known = true;
                 }
                 let i = self.create_job(key, t, ts, now);
-                self.novelty(i, new_pair, now);
+                let action = self.oversee(i, t, ts, true);
+                if action != Some(Action::Ignore) {
+                    self.novelty(i, new_pair, now);
+                }
                 if let Some(pair) = self.pairs.get_mut(&key.pair()) {
                     pair.known = true;
                 }
+                i
+            }
+            Some(i) => {
+                self.oversee(i, t, ts, false);
                 i
             }
         };
@@ -553,8 +632,8 @@ impl JobEngine {
                         if job.incidents.slow.bad() {
                             let message = format!(
                                 "{} answered {}'s {} in {} (normally under {}).",
-                                job.key.outstation,
-                                job.key.master,
+                                job.outstation_name,
+                                job.master_name,
                                 job.name(),
                                 text::duration(rt),
                                 text::duration(limit)
@@ -577,7 +656,7 @@ impl JobEngine {
                 Some(why) if news => {
                     if job.incidents.failed.bad() {
                         let message =
-                            format!("{}'s {} on {} failed: {why}.", job.key.master, job.name(), job.key.outstation);
+                            format!("{}'s {} on {} failed: {why}.", job.master_name, job.name(), job.outstation_name);
                         events.push(job_alert(job, ts, AlertKind::JobFailed, Severity::High, message));
                     }
                 }
@@ -625,7 +704,19 @@ impl JobEngine {
         self.next_id += 1;
         let text = signature::describe(t);
         let mut job = Job::new(id, key, text, t, ts, self.cfg.period);
-        if let Some(k) = self.baseline_jobs.get(&(key.pair(), job.text.key.clone())) {
+        job.master_name = self.rules.describe(key.master);
+        job.outstation_name = self.rules.describe(key.outstation);
+        job.overrides = self.rules.thresholds(t);
+        if let Some(declared) = self.rules.declared_job(t) {
+            // A job the rules declare is expected, and held to the rules' cadence at once.
+            job.known = true;
+            job.declared = Some(declared.id.clone());
+            job.declared_severity = declared.severity;
+            job.state = JobState::Established;
+            job.reported_periodic = Some(true);
+            job.reference = Some(Cadence { period_us: declared.period_us, tolerance_us: declared.tolerance_us });
+            self.declared_missing.retain(|d| *d != declared.id);
+        } else if let Some(k) = self.baseline_jobs.get(&(key.pair(), job.text.key.clone())) {
             job.known = true;
             job.state = JobState::Established;
             job.reported_periodic = Some(k.reference.is_some());
@@ -635,6 +726,15 @@ impl JobEngine {
             job.learned_failure_ratio = Some(k.failure_ratio);
         } else if self.learning {
             job.known = true;
+        }
+        if let Some(stop) = job.overrides.stop_after_us {
+            job.stop_after_us = Some(stop);
+        }
+        if let Some(limit) = job.overrides.response_limit_us {
+            job.response_limit_us = Some(limit);
+        }
+        if let Some(c) = job.reference {
+            job.reference = Some(job.with_overrides(c));
         }
         self.out.push(job_event(&job, now.max(ts)));
         let i = self.jobs.len();
@@ -655,9 +755,9 @@ impl JobEngine {
         if new_pair && !self.learning {
             let message = format!(
                 "New talker: {} started {} {} ({}, port {}), a pair never seen before; first: {}.",
-                job.key.master,
+                job.master_name,
                 if job.is_command() { "commanding" } else { "polling" },
-                job.key.outstation,
+                job.outstation_name,
                 job.key.app_proto,
                 job.key.port,
                 job.text.signature
@@ -665,11 +765,7 @@ impl JobEngine {
             alerts.push(job_alert(job, now, AlertKind::NewTalker, Severity::Medium, message));
         }
         if job.is_command() {
-            if !job.known || self.mode_learn_only_first_command() {
-                if let Some(alert) = self.unexpected_command(i, now) {
-                    alerts.push(alert);
-                }
-            }
+            // Commands are judged by `oversee`.
         } else if !new_pair && !self.learning {
             let pair = self.pairs.entry(pair_key).or_default();
             let due = pair.last_new_job_alert.is_none_or(|t| now.saturating_sub(t) >= self.cfg.novelty_interval_us);
@@ -684,9 +780,9 @@ impl JobEngine {
                 if let Some(job) = self.jobs.get(i) {
                     let message = format!(
                         "New job: {} started {} {}: {}, not in the baseline{more}.",
-                        job.key.master,
+                        job.master_name,
                         job.verb(),
-                        job.key.outstation,
+                        job.outstation_name,
                         job.text.signature
                     );
                     alerts.push(job_alert(job, now, AlertKind::NewJob, Severity::Medium, message));
@@ -704,51 +800,85 @@ impl JobEngine {
         self.learning && !self.mode_learn_only
     }
 
-    /// `unexpected_command` for a command never seen from this master to this target; the
-    /// commands of one program change or firmware update (several requests within a minute,
-    /// in either direction between the two hosts) are one incident.
-    fn unexpected_command(&mut self, i: usize, now: u64) -> Option<Event> {
+    /// The `unexpected_command` alert for the first command of job `i`.
+    fn unexpected_alert(&self, i: usize, now: u64) -> Option<Alert> {
         let job = self.jobs.get(i)?;
         let category = job.category;
-        let hosts = unordered(job.key.master, job.key.outstation);
-        // An open incident of the same category between the same two hosts absorbs it.
-        let mut folded = false;
-        for (key, pair) in self.pairs.iter_mut() {
-            if unordered(key.master, key.outstation) != hosts || key.app_proto != job.key.app_proto {
-                continue;
-            }
-            for (c, last) in pair.command_incidents.iter_mut() {
-                if *c == category && now.saturating_sub(*last) < COMMAND_INCIDENT_US {
-                    *last = now;
-                    folded = true;
-                }
-            }
-        }
-        let pair = self.pairs.entry(job.key.pair()).or_default();
-        if folded {
-            return None;
-        }
-        pair.command_incidents.retain(|(_, last)| now.saturating_sub(*last) < COMMAND_INCIDENT_US);
-        pair.command_incidents.push((category, now));
-        let severity = match category {
-            Category::Program | Category::Firmware => Severity::Critical,
-            Category::Control | Category::Security | Category::Config | Category::File => Severity::High,
-            Category::Write => Severity::Medium,
-            Category::Time | Category::Diagnostic | Category::Read | Category::Other => Severity::Low,
-        };
         let message = format!(
             "Unexpected {} command: {} sent {} to {} ({}), never seen between them before.",
             category.as_str(),
-            job.key.master,
+            job.master_name,
             job.text.signature,
-            job.key.outstation,
+            job.outstation_name,
             job.key.app_proto
         );
-        let mut alert = job_alert(job, now, AlertKind::UnexpectedCommand, severity, message);
-        if let Event::Alert(a) = &mut alert {
-            a.category = Some(category);
+        let Event::Alert(mut alert) =
+            job_alert(job, now, AlertKind::UnexpectedCommand, crate::rules::category_severity(category), message)
+        else {
+            return None;
+        };
+        alert.category = Some(category);
+        Some(*alert)
+    }
+
+    /// The `rule_match` alert for a command a rule flags.
+    fn rule_alert(
+        &self,
+        i: usize,
+        now: u64,
+        rule_id: &str,
+        severity: Severity,
+        description: Option<&str>,
+    ) -> Option<Alert> {
+        let job = self.jobs.get(i)?;
+        let why = description.map_or(String::new(), |d| format!(" ({d})"));
+        let message = format!(
+            "Rule {rule_id}{why}: {} sent {} to {} ({}).",
+            job.master_name, job.text.signature, job.outstation_name, job.key.app_proto
+        );
+        let Event::Alert(mut alert) = job_alert(job, now, AlertKind::RuleMatch, severity, message) else {
+            return None;
+        };
+        alert.category = Some(job.category);
+        alert.rule_id = Some(rule_id.to_string());
+        Some(*alert)
+    }
+
+    /// Command oversight for a transaction of job `i` (`created`: its first). The rules speak
+    /// first: `allow` and `ignore` silence it, `alert` raises `rule_match`; with no rule, a
+    /// command never seen before (not in the baseline, not learned) is `unexpected_command`.
+    /// Either way the commands of one incident make one alert.
+    fn oversee(&mut self, i: usize, t: &Transaction, ts: u64, created: bool) -> Option<crate::rules::Action> {
+        let job = self.jobs.get(i)?;
+        let sensitive = !job.is_command()
+            && self.rules_have_commands
+            && self.rules.sensitive_read(&crate::rules::CommandCtx { transaction: t, time_us: ts });
+        if !job.is_command() && !sensitive {
+            return None;
         }
-        Some(alert)
+        let hit = self
+            .rules
+            .command(&crate::rules::CommandCtx { transaction: t, time_us: ts })
+            .map(|h| (h.rule_id.to_string(), h.action, h.severity, h.description.map(str::to_string)));
+        let unexpected = created && (!job.known || self.mode_learn_only_first_command());
+        let events = match &hit {
+            Some((_, crate::rules::Action::Allow | crate::rules::Action::Ignore, _, _)) => Vec::new(),
+            Some((id, crate::rules::Action::Alert, severity, description)) => {
+                let severity = severity.unwrap_or_else(|| crate::rules::category_severity(t.category));
+                let alert = self.rule_alert(i, ts, id, severity, description.as_deref());
+                match alert {
+                    Some(a) => self.incidents.on_command(t, ts, || a),
+                    None => Vec::new(),
+                }
+            }
+            None if unexpected && !self.mode_learn_only => match self.unexpected_alert(i, ts) {
+                Some(a) => self.incidents.on_command(t, ts, || a),
+                None => Vec::new(),
+            },
+            None => self.incidents.on_activity(t, ts, None).unwrap_or_default(),
+        };
+        self.out.extend(events);
+        hit.map(|h| h.1)
     }
 
     fn jobs_limit(&mut self, now: u64) {
@@ -770,7 +900,10 @@ impl JobEngine {
         // Learning the cadence: a job is established once its cadence is trustworthy, or once
         // it is known to have none.
         let learned = job.learned_cadence();
-        let aperiodic = job.estimator.cadence() == super::period::Cadence::Aperiodic;
+        // Calling a job aperiodic takes more requests than finding a cadence: a poll whose
+        // first few intervals wander (a client starting up) must not be written off.
+        let aperiodic = job.estimator.cadence() == super::period::Cadence::Aperiodic
+            && job.estimator.samples() >= APERIODIC_AFTER_SAMPLES;
         let first_decision = job.state == JobState::Learning && (learned.is_some() || aperiodic);
         let newly_periodic =
             job.reference.is_none() && learned.is_some() && (enforcing || job.reported_periodic == Some(false));
@@ -781,7 +914,7 @@ impl JobEngine {
                 job.estimator.set_recompute_every(relaxed);
                 if enforcing {
                     // Held to it from now on (while learning, the end of the window does it).
-                    job.reference = learned;
+                    job.reference = learned.map(|c| job.with_overrides(c));
                     job.tracker.reset();
                 }
             }
@@ -854,8 +987,8 @@ impl JobEngine {
             if job.incidents.missed.bad() {
                 let message = format!(
                     "{} missed {missed} poll(s) of {}: {}; the next came {} after the previous one.",
-                    job.key.master,
-                    job.key.outstation,
+                    job.master_name,
+                    job.outstation_name,
                     job.name(),
                     text::duration(req.saturating_sub(job.prev_seen))
                 );
@@ -868,8 +1001,8 @@ impl JobEngine {
             if job.incidents.late.bad() {
                 let message = format!(
                     "{}'s poll of {} came {} late: {} (on-time window ±{}).",
-                    job.key.master,
-                    job.key.outstation,
+                    job.master_name,
+                    job.outstation_name,
                     text::duration(late_us),
                     job.name(),
                     text::duration(c.tolerance_us)
@@ -888,14 +1021,14 @@ impl JobEngine {
             if sustained && diff > c.period_us as f64 * cfg.period_change_ratio && diff > 2.0 * c.tolerance_us as f64 {
                 let message = format!(
                     "{} changed the pace of {} on {}: every {} now, every {} before.",
-                    job.key.master,
+                    job.master_name,
                     job.text.signature,
-                    job.key.outstation,
+                    job.outstation_name,
                     text::duration(recent.period_us),
                     text::duration(c.period_us)
                 );
                 events.push(job_alert(job, req, AlertKind::JobPeriodChanged, Severity::Medium, message));
-                let next = super::job::enforceable(recent.period_us, recent.tolerance_us);
+                let next = job.with_overrides(super::job::enforceable(recent.period_us, recent.tolerance_us));
                 job.reference = Some(next);
                 job.stop_after_us = None;
                 job.tracker.reset();
@@ -935,15 +1068,10 @@ impl JobEngine {
             })
     }
 
-    /// Whether an `unexpected_command` incident between the two hosts of `pair` (either way
-    /// round) was active in the last minute.
+    /// Whether a command incident between the two hosts of `pair` (either way round) was
+    /// active in the last minute.
     fn command_incident_open(&self, pair: &PairKey, now: u64) -> bool {
-        let hosts = unordered(pair.master, pair.outstation);
-        self.pairs.iter().any(|(k, p)| {
-            k.app_proto == pair.app_proto
-                && unordered(k.master, k.outstation) == hosts
-                && p.command_incidents.iter().any(|(_, last)| now.saturating_sub(*last) < COMMAND_INCIDENT_US)
-        })
+        self.incidents.active_between(pair.app_proto, pair.master, pair.outstation, now)
     }
 
     /// Poll cycles of the pair of job `i`: its periodic jobs grouped by period (within the
@@ -978,6 +1106,8 @@ impl JobEngine {
         for job in &mut self.jobs {
             job.estimator.refresh();
         }
+        let held = self.incidents.flush();
+        self.out.extend(held);
     }
 
     /// What was learned, as a baseline (`jobwatch learn`).
@@ -1077,14 +1207,6 @@ fn failure_is_news(job: &Job) -> bool {
 /// A job that failed less often than this while learning counts as healthy.
 const HEALTHY_FAILURE_RATIO: f64 = 0.05;
 
-fn unordered(a: std::net::IpAddr, b: std::net::IpAddr) -> (std::net::IpAddr, std::net::IpAddr) {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
-    }
-}
-
 fn proto_name(name: &str) -> Option<&'static str> {
     ["modbus", "dnp3", "s7comm", "s7comm_plus"].into_iter().find(|p| *p == name)
 }
@@ -1093,7 +1215,11 @@ fn job_event(job: &Job, now: u64) -> Event {
     Event::Job(Box::new(JobEvent { timestamp: Timestamp(now), flow: Some(job.flow.clone()), body: job.body() }))
 }
 
+/// An alert about a job. The alerts of a job the rules declare carry the declared job's id, and
+/// its severity when the rules give one.
 fn job_alert(job: &Job, now: u64, kind: AlertKind, severity: Severity, message: String) -> Event {
+    let declared = job.declared.is_some() && !matches!(kind, AlertKind::UnexpectedCommand | AlertKind::RuleMatch);
+    let severity = if declared { job.declared_severity.unwrap_or(severity) } else { severity };
     Event::Alert(Box::new(Alert {
         timestamp: Timestamp(now),
         flow: Some(job.flow.clone()),
@@ -1103,7 +1229,7 @@ fn job_alert(job: &Job, now: u64, kind: AlertKind, severity: Severity, message: 
         message,
         job_id: Some(job.id),
         category: None,
-        rule_id: None,
+        rule_id: if declared { job.declared.clone() } else { None },
         anomaly: None,
         count: None,
     }))

@@ -142,6 +142,13 @@ pub struct Job {
     pub failure_run: u32,
     pub max_failure_run: u32,
     pub learned_max_failure_run: Option<u32>,
+    /// The declared job (rules) it is, and the rules' threshold overrides.
+    pub declared: Option<String>,
+    pub declared_severity: Option<dissectors::Severity>,
+    pub overrides: crate::rules::Thresholds,
+    /// Master and outstation as alert messages name them (`10.0.1.10 (hmi-1, HMI)`).
+    pub master_name: String,
+    pub outstation_name: String,
     /// The end of the last capture gap: requests from before it are not placed on the grid
     /// (their answers, lost in the gap, come out late), and silence is counted from it.
     pub resync_at: u64,
@@ -185,12 +192,25 @@ impl Job {
             max_failure_run: 0,
             learned_max_failure_run: None,
             resync_at: 0,
+            declared: None,
+            declared_severity: None,
+            overrides: crate::rules::Thresholds::default(),
+            master_name: key.master.to_string(),
+            outstation_name: key.outstation.to_string(),
         }
     }
 
     /// The cadence it is held to, or else what the estimator has learned so far.
     pub fn cadence(&self) -> Option<Cadence> {
         self.reference.or_else(|| self.learned_cadence())
+    }
+
+    /// `c` with the rules' tolerance override, if any.
+    pub fn with_overrides(&self, c: Cadence) -> Cadence {
+        match self.overrides.tolerance_us {
+            Some(t) => Cadence { period_us: c.period_us, tolerance_us: t.min(c.period_us * 45 / 100) },
+            None => c,
+        }
     }
 
     /// The estimator's current cadence, with the on-time window widened to at least

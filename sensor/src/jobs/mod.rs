@@ -11,9 +11,12 @@
 //! - [`engine`]: learning, enforcement, life-cycle `job` events and alerts, capture gaps.
 //! - [`baseline`]: the human-editable YAML baseline `jobwatch learn` writes and `--baseline`
 //!   enforces.
+//! - [`commands`]: command incidents (`unexpected_command`, `rule_match`), one per program
+//!   change.
 //! - [`text`]: wording of durations and failures in messages.
 
 pub mod baseline;
+pub mod commands;
 pub mod engine;
 pub mod job;
 pub mod period;
