@@ -40,7 +40,6 @@ pub struct Monitor {
     /// Suppression state per key: start of the current window, alerts let through in it, and
     /// alerts held back since the last one let through.
     suppressed: HashMap<String, (u64, u32, u64)>,
-    suppressed_total: u64,
 }
 
 impl Monitor {
@@ -49,7 +48,6 @@ impl Monitor {
         Monitor {
             response_timeout_us,
             suppressed: HashMap::new(),
-            suppressed_total: 0,
             pipeline: Pipeline::new(config),
             engine: JobEngine::new(engine, mode, Arc::clone(&rules)),
             rules,
@@ -127,11 +125,6 @@ impl Monitor {
         self.out.push(Event::Alert(Box::new(alert)));
     }
 
-    /// Alerts held back by suppression rules so far.
-    pub fn suppressed(&self) -> u64 {
-        self.suppressed_total
-    }
-
     /// Rate limits of the rules' `suppress:` entries: at most `max` alerts per `per` for each
     /// key; the one let through after a hold-back carries the count of those held back.
     fn suppress(&mut self, event: Event) -> Option<Event> {
@@ -145,7 +138,6 @@ impl Monitor {
         }
         if state.1 >= rule.max {
             state.2 += 1;
-            self.suppressed_total += 1;
             return None;
         }
         state.1 += 1;

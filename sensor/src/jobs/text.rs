@@ -19,9 +19,9 @@ pub fn duration(us: u64) -> String {
     }
 }
 
-/// Milliseconds with at most three decimals, for event fields.
+/// Milliseconds for event fields (a whole number of µs gives at most three decimals).
 pub fn ms(us: u64) -> f64 {
-    (us as f64 / 1000.0 * 1000.0).round() / 1000.0
+    us as f64 / 1000.0
 }
 
 /// DNP3 internal indications that mean the outstation is in trouble or refused the request:
