@@ -70,16 +70,19 @@ impl Monitor {
         // the gap swallowed are known to be lost to it.
         if !self.jobs_enabled {
             self.pipeline.process(ts, link, frame);
-            self.out.extend(self.pipeline.drain_events());
+            self.pipeline.take_events_into(&mut self.out);
             return;
         }
-        self.engine.on_packet(ts);
-        if let Some(end) = self.engine.take_new_gap() {
-            self.pipeline.excuse_capture_gap(end);
+        if self.engine.on_packet(ts) {
+            if let Some(end) = self.engine.take_new_gap() {
+                self.pipeline.excuse_capture_gap(end);
+            }
+            self.out.extend(self.engine.drain());
         }
-        self.out.extend(self.engine.drain());
         self.pipeline.process(ts, link, frame);
-        self.absorb();
+        if self.pipeline.has_events() {
+            self.absorb();
+        }
         self.clock();
     }
 
@@ -103,13 +106,10 @@ impl Monitor {
 
     /// Events ready to write, after the rules' suppression.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
-        if !self.rules.suppressions().is_empty() {
-            let events = std::mem::take(&mut self.out);
-            for event in events {
-                if let Some(event) = self.suppress(event) {
-                    self.out.push(event);
-                }
-            }
+        if !self.rules.suppressions().is_empty() && self.out.iter().any(|e| matches!(e, Event::Alert(_))) {
+            let mut events = std::mem::take(&mut self.out);
+            events.retain_mut(|event| self.let_through(event));
+            self.out = events;
         }
         self.out.drain(..)
     }
@@ -127,10 +127,10 @@ impl Monitor {
 
     /// Rate limits of the rules' `suppress:` entries: at most `max` alerts per `per` for each
     /// key; the one let through after a hold-back carries the count of those held back.
-    fn suppress(&mut self, event: Event) -> Option<Event> {
-        let Event::Alert(mut alert) = event else { return Some(event) };
-        let Some(rule) = self.rules.suppression(&alert) else { return Some(Event::Alert(alert)) };
-        let key = format!("{}|{}", rule.id, rule.key(&alert));
+    fn let_through(&mut self, event: &mut Event) -> bool {
+        let Event::Alert(alert) = event else { return true };
+        let Some(rule) = self.rules.suppression(alert) else { return true };
+        let key = format!("{}|{}", rule.id, rule.key(alert));
         let now = alert.timestamp.as_micros();
         let state = self.suppressed.entry(key).or_insert((now, 0, 0));
         if now.saturating_sub(state.0) >= rule.per_us {
@@ -138,14 +138,14 @@ impl Monitor {
         }
         if state.1 >= rule.max {
             state.2 += 1;
-            return None;
+            return false;
         }
         state.1 += 1;
         let held = std::mem::take(&mut state.2);
         if held > 0 {
             alert.count = Some(alert.count.unwrap_or(1) + held);
         }
-        Some(Event::Alert(alert))
+        true
     }
 
     pub fn now(&self) -> Option<Timestamp> {
@@ -169,29 +169,31 @@ impl Monitor {
     /// engine concluded from each.
     fn absorb(&mut self) {
         if !self.jobs_enabled {
-            self.out.extend(self.pipeline.drain_events());
+            self.pipeline.take_events_into(&mut self.out);
             return;
         }
-        self.scratch.extend(self.pipeline.drain_events());
+        self.pipeline.take_events_into(&mut self.scratch);
         let excuse_until = self.engine.last_gap_end().map(|end| end.plus_micros(self.response_timeout_us));
         for mut event in self.scratch.drain(..) {
-            if let (Event::Alert(a), Some(until)) = (&event, excuse_until) {
+            match &mut event {
+                Event::Transaction(t) => {
+                    self.engine.on_transaction(t, &self.pipeline);
+                    self.out.push(event);
+                    if self.engine.has_output() {
+                        self.out.extend(self.engine.drain());
+                    }
+                }
                 // Answers to requests the capture gap swallowed come back unmatched: part of
                 // the gap's `sensor_health` incident (still counted in `stats`).
-                if a.timestamp <= until && a.anomaly.is_some_and(|id| id.ends_with(".unmatched_response")) {
-                    continue;
-                }
-            }
-            if let Event::Transaction(t) = &mut event {
-                self.engine.on_transaction(t, &self.pipeline);
-                self.out.push(event);
-                self.out.extend(self.engine.drain());
-            } else {
-                self.out.push(event);
+                Event::Alert(a)
+                    if excuse_until.is_some_and(|until| a.timestamp <= until)
+                        && a.anomaly.is_some_and(|id| id.ends_with(".unmatched_response")) => {}
+                _ => self.out.push(event),
             }
         }
     }
 
+    #[inline]
     fn clock(&mut self) {
         if !self.jobs_enabled {
             return;
@@ -202,6 +204,8 @@ impl Monitor {
         }
         self.next_clock = Some(now.plus_micros(CLOCK_INTERVAL_US));
         self.engine.on_clock(now, &self.pipeline);
-        self.out.extend(self.engine.drain());
+        if self.engine.has_output() {
+            self.out.extend(self.engine.drain());
+        }
     }
 }

@@ -142,6 +142,21 @@ impl Pipeline {
         self.events.drain(..)
     }
 
+    /// Whether events are waiting (most packets, bare ACKs and requests, produce none).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Moves the events produced so far to the end of `out`, in order. With `out` empty the
+    /// two buffers are swapped rather than copied.
+    pub fn take_events_into(&mut self, out: &mut Vec<Event>) {
+        if out.is_empty() {
+            std::mem::swap(&mut self.events, out);
+        } else {
+            out.append(&mut self.events);
+        }
+    }
+
     /// The capture lost everything up to `to` (the job engine saw a silence of the whole
     /// capture and reported it): the holes this leaves in every TCP stream are that same
     /// incident, so for a while they are counted without a `tcp.gap` alert per flow.

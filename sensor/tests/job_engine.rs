@@ -178,3 +178,54 @@ fn a_bad_baseline_is_refused_with_its_position() {
     assert!(stderr.contains(&expected), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// Without a baseline, a pair that also runs a periodic write job (a set-point written every
+/// few seconds) still has its polls judged. Regression: the first write's
+/// `unexpected_command` incident was prolonged by every routine write of the job, and every
+/// timing alert of the pair was folded into it for as long as the job ran.
+#[test]
+fn without_a_baseline_a_periodic_write_job_does_not_hide_its_pairs_timing_alerts() {
+    const WRITES: [u64; 4] = [5, 6, 15, 16];
+    for seed in 1..=40 {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = generate(tmp.path(), seed, "job_missed");
+        let labels: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("labels.json")).unwrap()).unwrap();
+        let label = &labels["anomalies"][0];
+        let (master, outstation) = (label["master"].as_str().unwrap(), label["outstation"].as_str().unwrap());
+        let pair_writes = labels["jobs"].as_array().unwrap().iter().any(|j| {
+            j["master"] == master
+                && j["outstation"] == outstation
+                && j["function_code"].as_u64().is_some_and(|fc| WRITES.contains(&fc))
+        });
+        if !pair_writes || label["protocol"] != "modbus" {
+            continue;
+        }
+        // Learn until shortly before the missed polls, then enforce.
+        let start_us = label["start_us"].as_u64().unwrap();
+        let learn_s = (start_us - labels["test"]["start_us"].as_u64().unwrap()) / 1_000_000 - 5;
+        assert!(learn_s >= 60, "seed {seed}: the anomaly comes too early to learn first ({learn_s} s)");
+        let events = dir.join("auto.jsonl");
+        let out = jobwatch()
+            .arg("-r")
+            .arg(dir.join("test.pcap"))
+            .args(["--learn-window", &format!("{learn_s}s"), "--events", "alert", "-o"])
+            .arg(&events)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let found = alerts(&events).iter().any(|a| {
+            a.kind == "job_missed"
+                && a.src_ip.is_some_and(|ip| ip.to_string() == master)
+                && a.dest_ip.is_some_and(|ip| ip.to_string() == outstation)
+                && a.time_us >= start_us
+        });
+        assert!(
+            found,
+            "seed {seed}: no job_missed for {master} → {outstation}: {}",
+            std::fs::read_to_string(&events).unwrap()
+        );
+        return;
+    }
+    panic!("no seed in 1..=40 drops polls of a Modbus job of a pair that also runs a periodic write job");
+}

@@ -34,7 +34,8 @@ struct Incident {
     commands: u64,
     /// The alert, held back until a program change is over (`None` once written).
     pending: Option<Box<Alert>>,
-    operations: Vec<String>,
+    /// Function names (`request_download`), written with spaces in the message.
+    operations: Vec<&'static str>,
     blocks: Vec<String>,
 }
 
@@ -44,10 +45,10 @@ impl Incident {
     }
 
     fn absorbs(&self, t: &Transaction, hosts: (IpAddr, IpAddr), rule_id: Option<&str>, now: u64) -> bool {
-        if self.app_proto != t.app_proto
-            || self.hosts != hosts
-            || self.rule_id.as_deref() != rule_id
+        if self.hosts != hosts
             || now.saturating_sub(self.last_us) >= INCIDENT_US
+            || self.app_proto != t.app_proto
+            || self.rule_id.as_deref() != rule_id
         {
             return false;
         }
@@ -61,9 +62,8 @@ impl Incident {
     }
 
     fn note(&mut self, t: &Transaction) {
-        let op = t.function.replace('_', " ");
-        if !self.operations.contains(&op) && self.operations.len() < MAX_NAMES {
-            self.operations.push(op);
+        if !self.operations.contains(&t.function) && self.operations.len() < MAX_NAMES {
+            self.operations.push(t.function);
         }
         if let ProtocolDetail::S7comm(s) = &t.detail {
             for b in s.block.iter().chain(&s.blocks) {
@@ -84,7 +84,7 @@ impl Incident {
                 "{} One incident of {} command(s){blocks}: {}.",
                 alert.message,
                 self.commands,
-                self.operations.join(", ")
+                self.operations.iter().map(|op| op.replace('_', " ")).collect::<Vec<_>>().join(", ")
             );
         }
         if self.commands > 1 {

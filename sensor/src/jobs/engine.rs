@@ -30,7 +30,7 @@
 
 use super::baseline::{Baseline, JobEntry, LearnedFrom, ResponseEntry, TalkerEntry};
 use super::commands::CommandIncidents;
-use super::job::{Distributions, Job};
+use super::job::{Job, Sample};
 use super::period::PeriodConfig;
 use super::signature::{self, JobKey, PairKey};
 use super::text;
@@ -41,8 +41,9 @@ use crate::rules::Action;
 use crate::rules::RuleSet;
 use crate::time::Timestamp;
 use crate::transaction::{Status, Transaction};
-use dissectors::Severity;
+use dissectors::{Category, Severity};
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// Requests seen before a job without a cadence is reported as aperiodic.
@@ -144,7 +145,10 @@ pub struct JobEngine {
     mode_learn_only: bool,
     baseline_jobs: HashMap<(PairKey, String), Known>,
     jobs: Vec<Job>,
-    by_key: HashMap<JobKey, usize, foldhash::fast::RandomState>,
+    /// Job indices by key. Only the index is stored (the key lives in the job, hot, next to
+    /// what the transaction updates): a few KiB that stay in cache however many packets go by.
+    by_key: hashbrown::HashTable<u32>,
+    key_hasher: foldhash::fast::FixedState,
     pairs: HashMap<PairKey, Pair, foldhash::fast::RandomState>,
     next_id: u64,
     first_packet: Option<u64>,
@@ -174,7 +178,8 @@ impl JobEngine {
             learn_until: None,
             baseline_jobs: HashMap::new(),
             jobs: Vec::new(),
-            by_key: HashMap::default(),
+            by_key: hashbrown::HashTable::new(),
+            key_hasher: foldhash::fast::FixedState::default(),
             pairs: HashMap::default(),
             next_id: 1,
             first_packet: None,
@@ -264,9 +269,30 @@ impl JobEngine {
         self.jobs.iter()
     }
 
-    /// A packet was captured at `ts` (before it is processed): detects capture gaps.
-    pub fn on_packet(&mut self, ts: Timestamp) {
+    /// Whether events are waiting to be drained.
+    #[inline]
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// A packet was captured at `ts` (before it is processed): detects capture gaps. True when
+    /// that produced something (events, or a gap for [`JobEngine::take_new_gap`]).
+    #[inline]
+    pub fn on_packet(&mut self, ts: Timestamp) -> bool {
         let now = ts.as_micros();
+        match self.last_packet {
+            // The common case: shortly after the previous packet.
+            Some(last) if now < last.saturating_add(self.cfg.capture_gap_us) => {
+                self.last_packet = Some(last.max(now));
+                self.silence_reported = false;
+            }
+            _ => self.first_packet_or_after_silence(now),
+        }
+        !self.out.is_empty() || self.new_gap.is_some()
+    }
+
+    #[cold]
+    fn first_packet_or_after_silence(&mut self, now: u64) {
         if self.first_packet.is_none() {
             self.first_packet = Some(now);
             if self.learning && !self.mode_learn_only {
@@ -421,7 +447,7 @@ impl JobEngine {
                 job.state = JobState::Retired;
                 self.out.push(job_event(job, now));
                 // Memory goes with the job; its identity stays known.
-                job.dist = None;
+                job.dist.release();
                 job.estimator = super::period::PeriodEstimator::new(PeriodConfig { window: 8, ..self.cfg.period });
             }
         }
@@ -562,7 +588,7 @@ impl JobEngine {
         let now = self.last_packet.unwrap_or(ts).max(ts);
         let enforcing = !self.learning;
         // The job (and, for a new one, its pair).
-        let index = match self.by_key.get(&key).copied() {
+        let index = match self.find_job(&key) {
             None => {
                 if self.jobs.len() >= self.cfg.max_jobs {
                     self.jobs_limit(now);
@@ -621,8 +647,8 @@ impl JobEngine {
         }
         let mut events: Vec<Event> = Vec::new();
         // Response time.
-        if let (Some(rt), Some(d)) = (t.response_time_us(), job.dist.as_mut()) {
-            Distributions::record(&mut d.response, rt);
+        if let Some(rt) = t.response_time_us() {
+            job.dist.record(Sample::Response, rt);
             if enforcing && job.response_limit_us.is_none() {
                 job.response_limit_us = job.learned_response_limit(self.cfg.min_response_samples * 3 / 2);
             }
@@ -671,9 +697,7 @@ impl JobEngine {
                 job.prev_seen = previous;
                 job.last_seen = job.last_seen.max(req);
                 if job.count > 1 {
-                    if let Some(d) = job.dist.as_mut() {
-                        Distributions::record(&mut d.interval, req - previous);
-                    }
+                    job.dist.record(Sample::Interval, req - previous);
                 }
                 // Enforced jobs feed their estimator once the grid has placed the request.
                 // While learning, a job whose cadence is already known is followed on a grid of
@@ -738,9 +762,20 @@ impl JobEngine {
         }
         self.out.push(job_event(&job, now.max(ts)));
         let i = self.jobs.len();
-        self.by_key.insert(key, i);
         self.jobs.push(job);
+        let (jobs, hasher) = (&self.jobs, &self.key_hasher);
+        self.by_key.insert_unique(hasher.hash_one(key), i as u32, |&k| {
+            jobs.get(k as usize).map_or(0, |j| hasher.hash_one(j.key))
+        });
         i
+    }
+
+    /// The index of the job with this key.
+    fn find_job(&self, key: &JobKey) -> Option<usize> {
+        let jobs = &self.jobs;
+        self.by_key
+            .find(self.key_hasher.hash_one(key), |&k| jobs.get(k as usize).is_some_and(|j| j.key == *key))
+            .map(|&k| k as usize)
     }
 
     /// A job seen for the first time: `new_talker`, `new_job`, or for a command
@@ -861,6 +896,12 @@ impl JobEngine {
             .command(&crate::rules::CommandCtx { transaction: t, time_us: ts })
             .map(|h| (h.rule_id.to_string(), h.action, h.severity, h.description.map(str::to_string)));
         let unexpected = created && (!job.known || self.mode_learn_only_first_command());
+        // A periodic command job (a set-point written every few seconds) is routine: its
+        // writes neither join nor prolong a command incident, which would otherwise stay open
+        // for as long as the job runs and fold every timing alert of the pair into it.
+        // Program and firmware transfers are never routine, however regular their blocks.
+        let routine = !matches!(job.category, Category::Program | Category::Firmware)
+            && (job.reference.is_some() || job.estimator.is_periodic());
         let events = match &hit {
             Some((_, crate::rules::Action::Allow | crate::rules::Action::Ignore, _, _)) => Vec::new(),
             Some((id, crate::rules::Action::Alert, severity, description)) => {
@@ -875,6 +916,7 @@ impl JobEngine {
                 Some(a) => self.incidents.on_command(t, ts, || a),
                 None => Vec::new(),
             },
+            None if routine => Vec::new(),
             None => self.incidents.on_activity(t, ts, None).unwrap_or_default(),
         };
         self.out.extend(events);
@@ -898,7 +940,12 @@ impl JobEngine {
         let relaxed = self.cfg.period.window * 16;
         let Some(job) = self.jobs.get_mut(i) else { return };
         // Learning the cadence: a job is established once its cadence is trustworthy, or once
-        // it is known to have none.
+        // it is known to have none. An established job held to a cadence has nothing to learn
+        // here (a new cadence is `enforce`'s business).
+        if job.state != JobState::Learning && job.reference.is_some() {
+            self.enforce(i, req, enforcing, inflight, events);
+            return;
+        }
         let learned = job.learned_cadence();
         // Calling a job aperiodic takes more requests than finding a cadence: a poll whose
         // first few intervals wander (a client starting up) must not be written off.
@@ -954,8 +1001,8 @@ impl JobEngine {
         } else {
             job.estimator.observe(req);
         }
-        if let (Fit::OnTime { .. }, Some(d)) = (fit, job.dist.as_mut()) {
-            Distributions::record(&mut d.jitter, job.tracker.last_deviation_us());
+        if let Fit::OnTime { .. } = fit {
+            job.dist.record(Sample::Jitter, job.tracker.last_deviation_us());
         }
         if !enforcing {
             return;
@@ -969,7 +1016,6 @@ impl JobEngine {
         let in_flight =
             missed > 0 && inflight.pending_span(&job.flow).is_some_and(|(oldest, _)| oldest.as_micros() < req);
         let missed = if in_flight { 0 } else { missed };
-        let pair_key = job.key.pair();
         let mut timing_alerts: Vec<Event> = Vec::new();
         // Where the missed slots were: from one period after the previous request to one
         // window before this one.
@@ -1012,8 +1058,10 @@ impl JobEngine {
         } else if matches!(fit, Fit::OnTime { missed: 0 }) {
             job.incidents.late.good(cfg.clear_after);
         }
-        // A sustained new cadence.
-        if let Some(recent) = job.estimator.period_changed_from(c.period_us) {
+        // A sustained new cadence. The recent window's cadence only changes when it is
+        // analysed, which a steady poll does not cause (except for the periodic full analysis).
+        let analysed = !matches!(fit, Fit::OnTime { missed: 0 }) || job.estimator.just_recomputed();
+        if let Some(recent) = job.estimator.period_changed_from(c.period_us).filter(|_| analysed) {
             let diff = recent.period_us.abs_diff(c.period_us) as f64;
             // Sustained: the new cadence must hold over at least three of the old periods (a
             // burst of quick requests is not a new pace).
@@ -1045,10 +1093,11 @@ impl JobEngine {
         // occupying the connection) are part of that incident, not a timing incident; and a
         // slot in which the master sent another request to the same outstation instead (an
         // integrity poll standing in for every tenth event poll) was not missed.
-        if !timing_alerts.is_empty()
-            && !self.command_incident_open(&pair_key, req)
-            && !self.substituted(i, &pair_key, substitute_window)
-        {
+        if timing_alerts.is_empty() {
+            return;
+        }
+        let Some(pair_key) = self.jobs.get(i).map(|j| j.key.pair()) else { return };
+        if !self.command_incident_open(&pair_key, req) && !self.substituted(i, &pair_key, substitute_window) {
             events.append(&mut timing_alerts);
         }
     }
@@ -1152,7 +1201,7 @@ impl JobEngine {
                 response_ms: job.learned_response_limit(self.cfg.min_response_samples).map(|limit| ResponseEntry {
                     p50: text::ms(job.response_percentile(0.5).unwrap_or(0)),
                     p99: text::ms(job.response_percentile(0.99).unwrap_or(0)),
-                    max: text::ms(job.dist.as_ref().map_or(0, |d| d.response.max())),
+                    max: text::ms(job.response_max()),
                     alert_above: text::ms(limit),
                 }),
                 failure_ratio: (job.failure_ratio() * 1000.0).round() / 1000.0,

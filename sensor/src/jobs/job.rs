@@ -9,6 +9,7 @@ use crate::event::{JobBody, JobState};
 use crate::flow::FlowInfo;
 use dissectors::Category;
 use hdrhistogram::Histogram;
+use std::cell::RefCell;
 
 /// Largest value the distributions hold: one hour in µs (larger values are clamped).
 const HIST_MAX_US: u64 = 3_600_000_000;
@@ -19,7 +20,9 @@ const HIST_SIGFIG: u8 = 2;
 /// several jobs over one connection queue their requests behind each other's answers, so polls
 /// wander by a few percent without anything being wrong; an engineer calls a poll late when it
 /// is off by a tenth of its period, not by three jitters of a quiet lab.
-pub const MIN_TOLERANCE_RATIO: f64 = 0.1;
+pub const MIN_TOLERANCE_RATIO: f64 = MIN_TOLERANCE_PERCENT as f64 / 100.0;
+/// [`MIN_TOLERANCE_RATIO`] in percent (integer arithmetic on the hot path).
+const MIN_TOLERANCE_PERCENT: u64 = 10;
 
 /// Least estimator confidence (coverage × purity × regularity × maturity, maturity reaching 1
 /// after 15 on-time intervals) for a cadence to be enforced.
@@ -27,30 +30,139 @@ pub const MIN_CONFIDENCE: f64 = 0.5;
 
 /// A cadence to hold a job to: `tolerance_us` widened to the floor, at most half the period.
 pub fn enforceable(period_us: u64, tolerance_us: u64) -> Cadence {
-    let floor = (period_us as f64 * MIN_TOLERANCE_RATIO) as u64;
+    let floor = period_us / 100 * MIN_TOLERANCE_PERCENT + period_us % 100 * MIN_TOLERANCE_PERCENT / 100;
     // Under half the period (a baseline requires it): 45 % at most.
     Cadence { period_us, tolerance_us: tolerance_us.max(floor).max(5_000).min(period_us * 45 / 100) }
 }
 
-/// Distributions in HdrHistogram: the interval between consecutive requests, the deviation
-/// of on-time polls from their slot (jitter), and the response time. Allocated on the job's
-/// first request; all in µs.
+/// Which distribution a sample belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// Between consecutive requests.
+    Interval = 0,
+    /// Of an on-time poll from its slot.
+    Jitter = 1,
+    Response = 2,
+}
+
+/// The three histograms of a job.
 #[derive(Debug, Clone)]
-pub struct Distributions {
+pub struct Histograms {
     pub interval: Histogram<u32>,
     pub jitter: Histogram<u32>,
     pub response: Histogram<u32>,
 }
 
-impl Distributions {
-    fn new() -> Option<Distributions> {
+impl Histograms {
+    fn new() -> Option<Histograms> {
         let h = || Histogram::<u32>::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).ok();
-        Some(Distributions { interval: h()?, jitter: h()?, response: h()? })
+        Some(Histograms { interval: h()?, jitter: h()?, response: h()? })
     }
 
-    /// Records `v` µs, clamped into the histogram's range (saturating counts never fail).
-    pub fn record(h: &mut Histogram<u32>, v: u64) {
-        let _ = h.record(v.clamp(1, HIST_MAX_US));
+    fn of(&mut self, kind: Sample) -> &mut Histogram<u32> {
+        match kind {
+            Sample::Interval => &mut self.interval,
+            Sample::Jitter => &mut self.jitter,
+            Sample::Response => &mut self.response,
+        }
+    }
+}
+
+/// Samples of each kind not yet in the histograms.
+const PENDING: usize = 16;
+
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    /// Per [`Sample`] kind.
+    values: [[u32; PENDING]; 3],
+    len: [u8; 3],
+}
+
+#[derive(Debug, Clone)]
+struct DistState {
+    pending: Pending,
+    /// `None` once the job is retired (its memory goes with it).
+    hists: Option<Box<Histograms>>,
+}
+
+impl DistState {
+    /// Moves the pending samples of `kind` into its histogram.
+    fn flush_kind(&mut self, kind: Sample) {
+        let k = kind as usize;
+        let len = self.pending.len.get(k).map_or(0, |&l| usize::from(l));
+        if let Some(l) = self.pending.len.get_mut(k) {
+            *l = 0;
+        }
+        let (Some(h), Some(values)) = (self.hists.as_mut(), self.pending.values.get(k)) else { return };
+        let h = h.of(kind);
+        for &v in values.iter().take(len) {
+            // In range already (clamped when buffered); saturating counts never fail.
+            let _ = h.record(u64::from(v));
+        }
+    }
+
+    fn flush(&mut self) {
+        for kind in [Sample::Interval, Sample::Jitter, Sample::Response] {
+            self.flush_kind(kind);
+        }
+    }
+}
+
+/// Distributions in HdrHistogram: the interval between consecutive requests, the deviation
+/// of on-time polls from their slot (jitter), and the response time, all in µs.
+///
+/// Recording is batched: a transaction writes its samples to a small buffer kept with the
+/// job's other per-poll state, and the histograms (a few KiB per job, cold in the cache by
+/// the time a job polls again) are updated sixteen samples at a time. Reading flushes the
+/// buffer first, so readers see every sample; hence the interior mutability.
+#[derive(Debug, Clone)]
+pub struct Distributions(RefCell<DistState>);
+
+impl Distributions {
+    fn new() -> Distributions {
+        Distributions(RefCell::new(DistState { pending: Pending::default(), hists: Histograms::new().map(Box::new) }))
+    }
+
+    /// Records `v` µs (clamped into the histograms' range).
+    pub fn record(&mut self, kind: Sample, v: u64) {
+        let state = self.0.get_mut();
+        if state.hists.is_none() {
+            return;
+        }
+        let k = kind as usize;
+        let Some(&len) = state.pending.len.get(k) else { return };
+        let len = if usize::from(len) == PENDING {
+            state.flush_kind(kind);
+            0
+        } else {
+            len
+        };
+        // 1 µs to an hour: fits in 32 bits.
+        let v = u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX);
+        if let (Some(slot), Some(l)) =
+            (state.pending.values.get_mut(k).and_then(|b| b.get_mut(usize::from(len))), state.pending.len.get_mut(k))
+        {
+            *slot = v;
+            *l = len + 1;
+        }
+    }
+
+    /// Frees the histograms (a retired job).
+    pub fn release(&mut self) {
+        let state = self.0.get_mut();
+        state.pending = Pending::default();
+        state.hists = None;
+    }
+
+    /// `f` of the histograms with every sample recorded, if they are still held.
+    pub fn read<T>(&self, f: impl FnOnce(&Histograms) -> T) -> Option<T> {
+        // Single-threaded and never re-entered; should a borrow be taken anyway, read what is
+        // already in the histograms rather than fail.
+        if let Ok(mut state) = self.0.try_borrow_mut() {
+            state.flush();
+            return state.hists.as_deref().map(f);
+        }
+        self.0.try_borrow().ok()?.hists.as_deref().map(f)
     }
 }
 
@@ -104,43 +216,55 @@ pub struct Incidents {
 }
 
 /// One tracked job.
+///
+/// Laid out hot first (`repr(C)` keeps the order): by the time a job polls again, hundreds of
+/// other jobs' transactions and a stream of packets have gone through the cache, so what a
+/// steady poll reads and writes is kept together in the first few cache lines, and what only
+/// alerts, events and baselines need comes after.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Job {
-    pub id: u64,
+    // Every transaction (the key: the job table's lookup compares it).
     pub key: JobKey,
-    pub text: Describe,
-    pub function_code: u16,
-    pub category: Category,
-    /// The connection it was last seen on.
-    pub flow: FlowInfo,
-    pub first_seen: u64,
-    pub last_seen: u64,
     pub count: u64,
-    pub failures: u64,
-    pub successes: u64,
-    pub estimator: PeriodEstimator,
-    pub dist: Option<Box<Distributions>>,
-    pub state: JobState,
-    /// The cadence classification last reported in a job event.
-    pub reported_periodic: Option<bool>,
-    /// The cadence it is held to (learned, or from the baseline); `None`: not enforced.
-    pub reference: Option<Cadence>,
-    /// Silence after which it is stopped, from the baseline (else derived from the period).
-    pub stop_after_us: Option<u64>,
-    pub tracker: Tracker,
-    /// In the baseline, or seen while learning.
-    pub known: bool,
-    /// Response times above this raise `response_slow`.
-    pub response_limit_us: Option<u64>,
-    /// Share of failed transactions while learning (a job that always fails is not news).
-    pub learned_failure_ratio: Option<f64>,
-    pub incidents: Incidents,
-    pub cycle: Option<(u64, usize)>,
+    pub last_seen: u64,
     /// The request before the latest one (for messages).
     pub prev_seen: u64,
-    /// Failures in a row now, the longest run so far, and the longest while learning.
+    pub successes: u64,
+    pub failures: u64,
+    /// Failures in a row now, and the longest run so far.
     pub failure_run: u32,
     pub max_failure_run: u32,
+    /// The end of the last capture gap: requests from before it are not placed on the grid
+    /// (their answers, lost in the gap, come out late), and silence is counted from it.
+    pub resync_at: u64,
+    pub id: u64,
+    pub state: JobState,
+    pub category: Category,
+    /// In the baseline, or seen while learning.
+    pub known: bool,
+    /// The cadence classification last reported in a job event.
+    pub reported_periodic: Option<bool>,
+    pub function_code: u16,
+    /// The cadence it is held to (learned, or from the baseline); `None`: not enforced.
+    pub reference: Option<Cadence>,
+    /// Response times above this raise `response_slow`.
+    pub response_limit_us: Option<u64>,
+    pub tracker: Tracker,
+    pub incidents: Incidents,
+    pub dist: Distributions,
+    /// The connection it was last seen on.
+    pub flow: FlowInfo,
+    pub estimator: PeriodEstimator,
+    // Alerts, events, baselines.
+    pub text: Describe,
+    pub first_seen: u64,
+    /// Silence after which it is stopped, from the baseline (else derived from the period).
+    pub stop_after_us: Option<u64>,
+    /// Share of failed transactions while learning (a job that always fails is not news).
+    pub learned_failure_ratio: Option<f64>,
+    pub cycle: Option<(u64, usize)>,
+    /// The longest run of failures while learning.
     pub learned_max_failure_run: Option<u32>,
     /// The declared job (rules) it is, and the rules' threshold overrides.
     pub declared: Option<String>,
@@ -149,9 +273,6 @@ pub struct Job {
     /// Master and outstation as alert messages name them (`10.0.1.10 (hmi-1, HMI)`).
     pub master_name: String,
     pub outstation_name: String,
-    /// The end of the last capture gap: requests from before it are not placed on the grid
-    /// (their answers, lost in the gap, come out late), and silence is counted from it.
-    pub resync_at: u64,
 }
 
 impl Job {
@@ -176,7 +297,7 @@ impl Job {
             failures: 0,
             successes: 0,
             estimator: PeriodEstimator::new(period),
-            dist: Distributions::new().map(Box::new),
+            dist: Distributions::new(),
             state: JobState::Learning,
             reported_periodic: None,
             reference: None,
@@ -239,21 +360,26 @@ impl Job {
 
     /// A response-time percentile, µs.
     pub fn response_percentile(&self, q: f64) -> Option<u64> {
-        let d = self.dist.as_ref()?;
-        (!d.response.is_empty()).then(|| d.response.value_at_quantile(q))
+        self.dist.read(|d| (!d.response.is_empty()).then(|| d.response.value_at_quantile(q)))?
+    }
+
+    /// The largest response time seen, µs.
+    pub fn response_max(&self) -> u64 {
+        self.dist.read(|d| d.response.max()).unwrap_or(0)
     }
 
     /// The `response_slow` threshold learned from the distribution: twice its 99th percentile,
     /// at least 20 ms above it and 20 % above the largest value seen, so that a job's normal
     /// tail never alerts. Needs `min_samples` responses.
     pub fn learned_response_limit(&self, min_samples: u64) -> Option<u64> {
-        let d = self.dist.as_ref()?;
-        if d.response.len() < min_samples {
-            return None;
-        }
-        let p99 = d.response.value_at_quantile(0.99);
-        let max = d.response.max();
-        Some((2 * p99).max(p99 + 20_000).max(max + max / 5))
+        self.dist.read(|d| {
+            if d.response.len() < min_samples {
+                return None;
+            }
+            let p99 = d.response.value_at_quantile(0.99);
+            let max = d.response.max();
+            Some((2 * p99).max(p99 + 20_000).max(max + max / 5))
+        })?
     }
 
     pub fn failure_ratio(&self) -> f64 {
@@ -267,11 +393,9 @@ impl Job {
 
     /// Jitter: the 95th percentile of on-time polls' deviation from their slot, µs.
     pub fn jitter_us(&self) -> Option<u64> {
-        let d = self.dist.as_ref()?;
-        if d.jitter.is_empty() {
-            self.estimator.estimate().map(|e| e.jitter_us)
-        } else {
-            Some(d.jitter.value_at_quantile(0.95))
+        match self.dist.read(|d| (!d.jitter.is_empty()).then(|| d.jitter.value_at_quantile(0.95))) {
+            Some(Some(p95)) => Some(p95),
+            _ => self.estimator.estimate().map(|e| e.jitter_us),
         }
     }
 

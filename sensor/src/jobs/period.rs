@@ -247,23 +247,25 @@ impl PeriodEstimate {
 
 /// Infers the cadence of one job from its request times. See the module docs.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct PeriodEstimator {
-    cfg: PeriodConfig,
+    // What a steady poll touches first (see [`super::job::Job`]'s layout).
+    last_ts: Option<u64>,
+    samples: u64,
+    since_recompute: usize,
+    /// The online position on the primary grid.
+    tracker: Tracker,
     /// The last `cfg.window` accepted request times, oldest first.
     times: VecDeque<u64>,
+    cfg: PeriodConfig,
+    primary: Option<PeriodEstimate>,
+    cadence: Cadence,
+    secondary_periodic: bool,
+    ignored: u64,
+    recent: Option<PeriodEstimate>,
     /// Early and off-grid requests (bursts folded), for the second cadence.
     off_grid: VecDeque<u64>,
     off_grid_capacity: usize,
-    last_ts: Option<u64>,
-    samples: u64,
-    ignored: u64,
-    since_recompute: usize,
-    cadence: Cadence,
-    primary: Option<PeriodEstimate>,
-    recent: Option<PeriodEstimate>,
-    secondary_periodic: bool,
-    /// The online position on the primary grid.
-    tracker: Tracker,
     scratch: Scratch,
 }
 
@@ -333,7 +335,7 @@ impl PeriodEstimator {
 
         let observation = match self.primary {
             Some(est) => {
-                let grid = Grid { period: est.period_us as f64, tol: est.tolerance_us as f64 };
+                let grid = Grid::new(est.period_us as f64, est.tolerance_us as f64);
                 let observation = match self.tracker.step(&grid, ts_us) {
                     Step::First => Observation::NoCadence,
                     Step::On { k, .. } | Step::Shift { k, .. } => {
@@ -380,14 +382,20 @@ impl PeriodEstimator {
             self.times.pop_front();
         }
         self.times.push_back(ts_us);
-        if let Some(est) = self.primary {
-            let grid = Grid { period: est.period_us as f64, tol: est.tolerance_us as f64 };
-            let _ = self.tracker.step(&grid, ts_us);
+        // The caller vouches that it is on time: the grid moves to it, as an on-time step would.
+        if self.primary.is_some() {
+            self.tracker.anchor = Some(ts_us);
+            self.tracker.alt = None;
         }
         self.since_recompute += 1;
         if self.since_recompute >= self.cfg.recompute_every {
             self.recompute();
         }
+    }
+
+    /// Whether the last request fed made the whole window be re-analysed.
+    pub fn just_recomputed(&self) -> bool {
+        self.since_recompute == 0
     }
 
     /// The learned cadence over the whole window, when the job is periodic.
@@ -552,11 +560,15 @@ impl Scratch {
     }
 }
 
-/// A cadence laid over time: slots every `period` µs, each `tol` µs wide on either side.
+/// A cadence laid over time: slots every `period` µs, slot `k`'s window `tol · √k` µs wide on
+/// either side (jitter adds up over `k` intervals), at most [`SLOT_TOL_CEIL_RATIO`] of the
+/// period. The windows are computed once: a fit walks the grid many times.
 #[derive(Debug, Clone, Copy)]
 struct Grid {
     period: f64,
-    tol: f64,
+    inv_period: f64,
+    /// Half-width of slot `k`'s window, for `k` in `0..=MAX_SLOTS`.
+    tols: [f64; MAX_SLOTS as usize + 1],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -568,19 +580,32 @@ enum Slot {
 }
 
 impl Grid {
-    /// Half-width of slot `k`'s window: jitter adds up over `k` intervals.
+    fn new(period: f64, tol: f64) -> Grid {
+        let mut tols = [0.0; MAX_SLOTS as usize + 1];
+        for (k, t) in tols.iter_mut().enumerate() {
+            *t = (tol * (k as f64).sqrt()).min(SLOT_TOL_CEIL_RATIO * period);
+        }
+        Grid { period, inv_period: if period > 0.0 { 1.0 / period } else { 0.0 }, tols }
+    }
+
+    /// Half-width of slot `k`'s window (`k` in `1..=MAX_SLOTS`).
     fn tol_at(&self, k: u64) -> f64 {
-        (self.tol * (k as f64).sqrt()).min(SLOT_TOL_CEIL_RATIO * self.period)
+        self.tols.get(k as usize).copied().unwrap_or(SLOT_TOL_CEIL_RATIO * self.period)
     }
 
     /// Where `t` falls relative to an on-time request at `anchor`, with its residual.
     fn slot(&self, anchor: u64, t: u64) -> (Slot, f64) {
-        let d = t.saturating_sub(anchor) as f64;
+        // Signed conversions: baseline x86-64 converts between f64 and i64 in one instruction,
+        // but not unsigned ones (and `f64::round` is a library call). Intervals are far below
+        // 2^63 µs.
+        let d = i64::try_from(t.saturating_sub(anchor)).unwrap_or(i64::MAX) as f64;
         let p = self.period;
-        let k = (d / p).round();
-        if k >= 1.0 && k <= MAX_SLOTS as f64 {
-            let k = k as u64;
+        // The nearest slot: `d / p` rounded, by truncation since it is never negative.
+        let nearest = d * self.inv_period + 0.5;
+        if nearest >= 1.0 && nearest < (MAX_SLOTS + 1) as f64 {
+            let k = nearest as i64;
             let r = d - k as f64 * p;
+            let k = k.unsigned_abs();
             if r.abs() <= self.tol_at(k) {
                 return (Slot::On(k), r);
             }
@@ -622,11 +647,16 @@ enum Step {
 
 impl Tracker {
     fn step(&mut self, grid: &Grid, t: u64) -> Step {
+        self.step_in(grid, t, None)
+    }
+
+    /// [`Tracker::step`], with `t`'s slot relative to the anchor when the caller knows it.
+    fn step_in(&mut self, grid: &Grid, t: u64, known: Option<Slot>) -> Step {
         let Some(anchor) = self.anchor else {
             self.anchor = Some(t);
             return Step::First;
         };
-        let (slot, _) = grid.slot(anchor, t);
+        let slot = known.unwrap_or_else(|| grid.slot(anchor, t).0);
         match slot {
             Slot::On(k) => {
                 self.anchor = Some(t);
@@ -685,8 +715,10 @@ fn fit(times: &[u64], grid: &Grid, hits: &mut Vec<(u64, u64)>) -> Fit {
     while i < times.len() {
         // Of several requests in the same slot's window, the closest to the slot is the poll
         // (the others are retries or delayed requests): look ahead for it.
-        if let Some(anchor) = f.tracker.anchor {
-            if let (Slot::On(k), r) = grid.slot(anchor, times[i]) {
+        let mut known = None;
+        if let (Some(anchor), Some(&ti)) = (f.tracker.anchor, times.get(i)) {
+            let (slot, r) = grid.slot(anchor, ti);
+            if let Slot::On(k) = slot {
                 let mut best = (i, r.abs());
                 for (j, &tj) in times.iter().enumerate().skip(i + 1) {
                     match grid.slot(anchor, tj) {
@@ -700,10 +732,12 @@ fn fit(times: &[u64], grid: &Grid, hits: &mut Vec<(u64, u64)>) -> Fit {
                 }
                 i = best.0;
             }
+            // The request chosen lies in the same slot either way.
+            known = Some(slot);
         }
         let Some(&t) = times.get(i) else { break };
         i += 1;
-        match f.tracker.step(grid, t) {
+        match f.tracker.step_in(grid, t, known) {
             Step::On { k, d } | Step::Shift { k, d } => {
                 f.hits += 1;
                 if k == 1 {
@@ -780,7 +814,7 @@ fn analyse(times: &[u64], cfg: &PeriodConfig, scratch: &mut Scratch, th: Thresho
     // Pass 1: score each candidate with a wide tolerance.
     let mut best: Option<(Fit, f64)> = None;
     for &c in &scratch.candidates {
-        let grid = Grid { period: c, tol: PASS1_TOL_RATIO * c };
+        let grid = Grid::new(c, PASS1_TOL_RATIO * c);
         let f = fit(times, &grid, &mut scratch.hits);
         let better = match &best {
             None => true,
@@ -794,7 +828,7 @@ fn analyse(times: &[u64], cfg: &PeriodConfig, scratch: &mut Scratch, th: Thresho
         return Some(aperiodic);
     };
     // Re-run the winner to get its on-time intervals back into the scratch.
-    let first = fit(times, &Grid { period: candidate, tol: PASS1_TOL_RATIO * candidate }, &mut scratch.hits);
+    let first = fit(times, &Grid::new(candidate, PASS1_TOL_RATIO * candidate), &mut scratch.hits);
     if first.sum_k <= 0.0 {
         return Some(aperiodic);
     }
@@ -804,7 +838,7 @@ fn analyse(times: &[u64], cfg: &PeriodConfig, scratch: &mut Scratch, th: Thresho
         (FIT_TOL_SIGMAS * sigma1).max(FIT_TOL_FLOOR_RATIO * p1).max(FIT_TOL_FLOOR_US).min(FIT_TOL_CEIL_RATIO * p1);
 
     // Pass 2: the refined period with a tolerance learned from the data.
-    let second = fit(times, &Grid { period: p1, tol: tol2 }, &mut scratch.hits);
+    let second = fit(times, &Grid::new(p1, tol2), &mut scratch.hits);
     if second.sum_k <= 0.0 {
         return Some(aperiodic);
     }

@@ -34,13 +34,46 @@ pub struct SigKey {
 }
 
 /// The full identity of a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Looked up once per transaction, so equality and hashing are written for speed: the fields
+/// most likely to differ are compared first, the protocol name by address before content, and
+/// the hash takes whole words (addresses as 128-bit values) rather than byte slices.
+#[derive(Clone, Copy, Debug, Eq)]
 pub struct JobKey {
     pub app_proto: &'static str,
     pub master: IpAddr,
     pub outstation: IpAddr,
     pub port: u16,
     pub sig: SigKey,
+}
+
+impl PartialEq for JobKey {
+    fn eq(&self, other: &JobKey) -> bool {
+        self.sig == other.sig
+            && self.port == other.port
+            && self.master == other.master
+            && self.outstation == other.outstation
+            && (std::ptr::eq(self.app_proto, other.app_proto) || self.app_proto == other.app_proto)
+    }
+}
+
+impl Hash for JobKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Equal keys hash equally: equal names have equal lengths, equal addresses equal bits.
+        state.write_u64(self.sig.a);
+        state.write_u64(self.sig.b ^ u64::from(self.sig.unit) << 16 ^ u64::from(self.sig.function));
+        state.write_u64((self.app_proto.len() as u64) << 16 | u64::from(self.port));
+        state.write_u128(ip_bits(self.master));
+        state.write_u128(ip_bits(self.outstation));
+    }
+}
+
+/// An address as one number; IPv4 and IPv6 kept apart by the top bit (a hash input only).
+fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)) | 1 << 127,
+        IpAddr::V6(v6) => u128::from(v6),
+    }
 }
 
 /// The master–outstation pair of a job (a *talker*).
