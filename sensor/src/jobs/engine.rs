@@ -619,7 +619,10 @@ impl JobEngine {
                 i
             }
             Some(i) => {
-                self.oversee(i, t, ts, false);
+                // Reads are overseen only when rules name some.
+                if self.rules_have_commands || self.jobs.get(i).is_some_and(Job::is_command) {
+                    self.oversee(i, t, ts, false);
+                }
                 i
             }
         };
@@ -631,7 +634,11 @@ impl JobEngine {
         if job.flow.flow_id != t.flow.flow_id {
             job.flow = t.flow.clone();
         }
-        let failure = text::failure(t);
+        let failure = if t.status == Status::Ok && !matches!(t.detail, crate::transaction::ProtocolDetail::Dnp3(_)) {
+            None
+        } else {
+            text::failure(t)
+        };
         match (&failure, t.status) {
             (_, Status::Pending) => {}
             (Some(_), _) if !lost_to_gap => {
@@ -703,11 +710,18 @@ impl JobEngine {
                 // While learning, a job whose cadence is already known is followed on a grid of
                 // the learned cadence too, so that its steady polls cost a ring push rather than
                 // an analysis (the grid restarts when enforcement begins).
+                // The learned cadence, when feeding the estimator left it as it was (a steady
+                // poll that caused no analysis): `timing` need not work it out again.
+                let mut unchanged = None;
                 if job.reference.is_none() || !enforcing {
-                    match job.learned_cadence() {
+                    let learned = job.learned_cadence();
+                    match learned {
                         Some(c) if job.estimator.samples() >= self.cfg.period.window as u64 => {
                             if matches!(job.tracker.observe(c, req), Fit::OnTime { missed: 0 }) {
                                 job.estimator.record_steady(req);
+                                if !job.estimator.just_recomputed() {
+                                    unchanged = Some(learned);
+                                }
                             } else {
                                 job.estimator.observe(req);
                             }
@@ -717,7 +731,7 @@ impl JobEngine {
                         }
                     }
                 }
-                self.timing(index, req, enforcing, inflight, &mut events);
+                self.timing(index, req, enforcing, inflight, &mut events, unchanged);
             }
         }
         self.out.append(&mut events);
@@ -936,7 +950,16 @@ impl JobEngine {
     }
 
     /// Cadence learning and enforcement for one request at `req`.
-    fn timing(&mut self, i: usize, req: u64, enforcing: bool, inflight: &dyn InFlight, events: &mut Vec<Event>) {
+    /// `learned`: the job's learned cadence, when the caller already knows it.
+    fn timing(
+        &mut self,
+        i: usize,
+        req: u64,
+        enforcing: bool,
+        inflight: &dyn InFlight,
+        events: &mut Vec<Event>,
+        learned: Option<Option<Cadence>>,
+    ) {
         let relaxed = self.cfg.period.window * 16;
         let Some(job) = self.jobs.get_mut(i) else { return };
         // Learning the cadence: a job is established once its cadence is trustworthy, or once
@@ -946,7 +969,7 @@ impl JobEngine {
             self.enforce(i, req, enforcing, inflight, events);
             return;
         }
-        let learned = job.learned_cadence();
+        let learned = learned.unwrap_or_else(|| job.learned_cadence());
         // Calling a job aperiodic takes more requests than finding a cadence: a poll whose
         // first few intervals wander (a client starting up) must not be written off.
         let aperiodic = job.estimator.cadence() == super::period::Cadence::Aperiodic
@@ -995,6 +1018,8 @@ impl JobEngine {
             return;
         }
         let fit = job.tracker.observe(c, req);
+        // Held to a cadence: a change of pace must be seen promptly.
+        job.estimator.set_prompt_recent(true);
         // A steady poll costs the estimator a ring push; anything else is analysed at once.
         if matches!(fit, Fit::OnTime { missed: 0 }) {
             job.estimator.record_steady(req);
@@ -1061,7 +1086,7 @@ impl JobEngine {
         // A sustained new cadence. The recent window's cadence only changes when it is
         // analysed, which a steady poll does not cause (except for the periodic full analysis).
         let analysed = !matches!(fit, Fit::OnTime { missed: 0 }) || job.estimator.just_recomputed();
-        if let Some(recent) = job.estimator.period_changed_from(c.period_us).filter(|_| analysed) {
+        if let Some(recent) = analysed.then(|| job.estimator.period_changed_from(c.period_us)).flatten() {
             let diff = recent.period_us.abs_diff(c.period_us) as f64;
             // Sustained: the new cadence must hold over at least three of the old periods (a
             // burst of quick requests is not a new pace).

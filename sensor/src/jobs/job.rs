@@ -21,7 +21,7 @@ const HIST_SIGFIG: u8 = 2;
 /// wander by a few percent without anything being wrong; an engineer calls a poll late when it
 /// is off by a tenth of its period, not by three jitters of a quiet lab.
 pub const MIN_TOLERANCE_RATIO: f64 = MIN_TOLERANCE_PERCENT as f64 / 100.0;
-/// [`MIN_TOLERANCE_RATIO`] in percent (integer arithmetic on the hot path).
+/// [`MIN_TOLERANCE_RATIO`] in percent (integer arithmetic on the hot path; divides 100).
 const MIN_TOLERANCE_PERCENT: u64 = 10;
 
 /// Least estimator confidence (coverage × purity × regularity × maturity, maturity reaching 1
@@ -30,7 +30,7 @@ pub const MIN_CONFIDENCE: f64 = 0.5;
 
 /// A cadence to hold a job to: `tolerance_us` widened to the floor, at most half the period.
 pub fn enforceable(period_us: u64, tolerance_us: u64) -> Cadence {
-    let floor = period_us / 100 * MIN_TOLERANCE_PERCENT + period_us % 100 * MIN_TOLERANCE_PERCENT / 100;
+    let floor = period_us / (100 / MIN_TOLERANCE_PERCENT);
     // Under half the period (a baseline requires it): 45 % at most.
     Cadence { period_us, tolerance_us: tolerance_us.max(floor).max(5_000).min(period_us * 45 / 100) }
 }
@@ -296,7 +296,12 @@ impl Job {
             count: 0,
             failures: 0,
             successes: 0,
-            estimator: PeriodEstimator::new(period),
+            // Until it is held to a cadence, nothing asks whether its pace changed.
+            estimator: {
+                let mut e = PeriodEstimator::new(period);
+                e.set_prompt_recent(false);
+                e
+            },
             dist: Distributions::new(),
             state: JobState::Learning,
             reported_periodic: None,

@@ -267,6 +267,9 @@ pub struct PeriodEstimator {
     off_grid: VecDeque<u64>,
     off_grid_capacity: usize,
     scratch: Scratch,
+    /// Whether an irregular request re-analyses the recent window at once (see
+    /// [`PeriodEstimator::set_prompt_recent`]).
+    prompt_recent: bool,
 }
 
 impl Default for PeriodEstimator {
@@ -295,6 +298,7 @@ impl PeriodEstimator {
             secondary_periodic: false,
             tracker: Tracker::default(),
             scratch: Scratch::with_capacity(cfg.window),
+            prompt_recent: true,
         }
     }
 
@@ -359,7 +363,10 @@ impl PeriodEstimator {
         let filling = self.samples <= self.cfg.window as u64 && self.primary.is_none();
         if filling || self.since_recompute >= self.cfg.recompute_every {
             self.recompute();
-        } else if self.primary.is_some() && !matches!(observation, Observation::OnTime { skipped: 0 }) {
+        } else if self.prompt_recent
+            && self.primary.is_some()
+            && !matches!(observation, Observation::OnTime { skipped: 0 })
+        {
             // Only an irregular request can start a new cadence: the cheap recent analysis
             // keeps `period_changed_from` prompt without re-analysing steady polls.
             self.recompute_recent();
@@ -391,6 +398,14 @@ impl PeriodEstimator {
         if self.since_recompute >= self.cfg.recompute_every {
             self.recompute();
         }
+    }
+
+    /// Whether an irregular request re-analyses the recent window at once (the default), so
+    /// that [`PeriodEstimator::period_changed_from`] answers promptly. A caller that does not
+    /// ask yet (a job still being learned) saves those analyses; the recent window is then
+    /// analysed with the whole window only.
+    pub fn set_prompt_recent(&mut self, prompt: bool) {
+        self.prompt_recent = prompt;
     }
 
     /// Whether the last request fed made the whole window be re-analysed.

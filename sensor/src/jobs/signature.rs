@@ -53,27 +53,41 @@ impl PartialEq for JobKey {
             && self.port == other.port
             && self.master == other.master
             && self.outstation == other.outstation
-            && (std::ptr::eq(self.app_proto, other.app_proto) || self.app_proto == other.app_proto)
+            && same_name(self.app_proto, other.app_proto)
     }
 }
 
 impl Hash for JobKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // Equal keys hash equally: equal names have equal lengths, equal addresses equal bits.
-        state.write_u64(self.sig.a);
-        state.write_u64(self.sig.b ^ u64::from(self.sig.unit) << 16 ^ u64::from(self.sig.function));
-        state.write_u64((self.app_proto.len() as u64) << 16 | u64::from(self.port));
-        state.write_u128(ip_bits(self.master));
-        state.write_u128(ip_bits(self.outstation));
+        // The fields are folded into two words first (the hasher mixes them; equality, not
+        // the hash, tells keys apart).
+        let what =
+            self.sig.a ^ self.sig.b.rotate_left(32) ^ u64::from(self.sig.unit) << 16 ^ u64::from(self.sig.function);
+        let who = ip_word(self.master).rotate_left(17)
+            ^ ip_word(self.outstation)
+            ^ (self.app_proto.len() as u64) << 56
+            ^ u64::from(self.port) << 40;
+        state.write_u64(what);
+        state.write_u64(who);
     }
 }
 
-/// An address as one number; IPv4 and IPv6 kept apart by the top bit (a hash input only).
-fn ip_bits(ip: IpAddr) -> u128 {
+/// An address folded into one word (a hash input only: equal addresses give equal words).
+fn ip_word(ip: IpAddr) -> u64 {
     match ip {
-        IpAddr::V4(v4) => u128::from(u32::from(v4)) | 1 << 127,
-        IpAddr::V6(v6) => u128::from(v6),
+        IpAddr::V4(v4) => u64::from(u32::from(v4)) | 1 << 63,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            (bits >> 64) as u64 ^ bits as u64
+        }
     }
+}
+
+/// String equality by address first, then inline (protocol names are a few bytes: cheaper
+/// than a call to `memcmp`).
+fn same_name(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b) || (a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y))
 }
 
 /// The master–outstation pair of a job (a *talker*).
