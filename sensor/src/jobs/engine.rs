@@ -589,35 +589,10 @@ impl JobEngine {
         let enforcing = !self.learning;
         // The job (and, for a new one, its pair).
         let index = match self.find_job(&key) {
-            None => {
-                if self.jobs.len() >= self.cfg.max_jobs {
-                    self.jobs_limit(now);
-                    return;
-                }
-                // Two hosts already talking with the roles the other way round (an S7 PLC
-                // sending download blocks to the engineering station) are not new talkers.
-                let reverse = PairKey { master: key.outstation, outstation: key.master, ..key.pair() };
-                let reverse_known = self.pairs.iter().any(|(k, p)| {
-                    p.known
-                        && k.app_proto == reverse.app_proto
-                        && k.master == reverse.master
-                        && k.outstation == reverse.outstation
-                });
-                let pair = self.pairs.entry(key.pair()).or_default();
-                let new_pair = !pair.known && !reverse_known;
-                if new_pair && !enforcing {
-                    pair.known = true;
-                }
-                let i = self.create_job(key, t, ts, now);
-                let action = self.oversee(i, t, ts, true);
-                if action != Some(Action::Ignore) {
-                    self.novelty(i, new_pair, now);
-                }
-                if let Some(pair) = self.pairs.get_mut(&key.pair()) {
-                    pair.known = true;
-                }
-                i
-            }
+            None => match self.first_of_job(key, t, ts, now, enforcing) {
+                Some(i) => i,
+                None => return,
+            },
             Some(i) => {
                 // Reads are overseen only when rules name some.
                 if self.rules_have_commands || self.jobs.get(i).is_some_and(Job::is_command) {
@@ -652,7 +627,9 @@ impl JobEngine {
             }
             _ => {}
         }
-        let mut events: Vec<Event> = Vec::new();
+        // What this transaction concludes goes straight after what was written before it
+        // (the buffer is taken, not copied).
+        let mut events = std::mem::take(&mut self.out);
         // Response time.
         if let Some(rt) = t.response_time_us() {
             job.dist.record(Sample::Response, rt);
@@ -663,15 +640,7 @@ impl JobEngine {
                 if let Some(limit) = job.response_limit_us {
                     if rt > limit {
                         if job.incidents.slow.bad() {
-                            let message = format!(
-                                "{} answered {}'s {} in {} (normally under {}).",
-                                job.outstation_name,
-                                job.master_name,
-                                job.name(),
-                                text::duration(rt),
-                                text::duration(limit)
-                            );
-                            events.push(job_alert(job, ts, AlertKind::ResponseSlow, Severity::Medium, message));
+                            events.push(slow_alert(job, ts, rt, limit));
                         }
                     } else {
                         job.incidents.slow.good(self.cfg.clear_after);
@@ -688,9 +657,7 @@ impl JobEngine {
             match &failure {
                 Some(why) if news => {
                     if job.incidents.failed.bad() {
-                        let message =
-                            format!("{}'s {} on {} failed: {why}.", job.master_name, job.name(), job.outstation_name);
-                        events.push(job_alert(job, ts, AlertKind::JobFailed, Severity::High, message));
+                        events.push(failed_alert(job, ts, why));
                     }
                 }
                 Some(_) => {}
@@ -734,7 +701,42 @@ impl JobEngine {
                 self.timing(index, req, enforcing, inflight, &mut events, unchanged);
             }
         }
-        self.out.append(&mut events);
+        self.out = events;
+    }
+
+    /// The first transaction of a job never seen: creates it (and its pair), oversees it and
+    /// raises what is new. `None` when the job table is full. Out of line: the steady path
+    /// of a known job stays small.
+    #[cold]
+    #[inline(never)]
+    fn first_of_job(&mut self, key: JobKey, t: &Transaction, ts: u64, now: u64, enforcing: bool) -> Option<usize> {
+        if self.jobs.len() >= self.cfg.max_jobs {
+            self.jobs_limit(now);
+            return None;
+        }
+        // Two hosts already talking with the roles the other way round (an S7 PLC sending
+        // download blocks to the engineering station) are not new talkers.
+        let reverse = PairKey { master: key.outstation, outstation: key.master, ..key.pair() };
+        let reverse_known = self.pairs.iter().any(|(k, p)| {
+            p.known
+                && k.app_proto == reverse.app_proto
+                && k.master == reverse.master
+                && k.outstation == reverse.outstation
+        });
+        let pair = self.pairs.entry(key.pair()).or_default();
+        let new_pair = !pair.known && !reverse_known;
+        if new_pair && !enforcing {
+            pair.known = true;
+        }
+        let i = self.create_job(key, t, ts, now);
+        let action = self.oversee(i, t, ts, true);
+        if action != Some(Action::Ignore) {
+            self.novelty(i, new_pair, now);
+        }
+        if let Some(pair) = self.pairs.get_mut(&key.pair()) {
+            pair.known = true;
+        }
+        Some(i)
     }
 
     fn create_job(&mut self, key: JobKey, t: &Transaction, ts: u64, now: u64) -> usize {
@@ -960,7 +962,6 @@ impl JobEngine {
         events: &mut Vec<Event>,
         learned: Option<Option<Cadence>>,
     ) {
-        let relaxed = self.cfg.period.window * 16;
         let Some(job) = self.jobs.get_mut(i) else { return };
         // Learning the cadence: a job is established once its cadence is trustworthy, or once
         // it is known to have none. An established job held to a cadence has nothing to learn
@@ -978,24 +979,33 @@ impl JobEngine {
         let newly_periodic =
             job.reference.is_none() && learned.is_some() && (enforcing || job.reported_periodic == Some(false));
         if first_decision || newly_periodic {
-            job.state = JobState::Established;
-            job.reported_periodic = Some(learned.is_some());
-            if learned.is_some() {
-                job.estimator.set_recompute_every(relaxed);
-                if enforcing {
-                    // Held to it from now on (while learning, the end of the window does it).
-                    job.reference = learned.map(|c| job.with_overrides(c));
-                    job.tracker.reset();
-                }
-            }
-            if job.reference.is_some() {
-                self.recompute_cycles(i);
-            }
-            if let Some(job) = self.jobs.get(i) {
-                events.push(job_event(job, req));
-            }
+            self.establish(i, req, enforcing, learned, events);
         }
         self.enforce(i, req, enforcing, inflight, events);
+    }
+
+    /// Job `i` is established: periodic with the `learned` cadence, or aperiodic.
+    #[cold]
+    #[inline(never)]
+    fn establish(&mut self, i: usize, req: u64, enforcing: bool, learned: Option<Cadence>, events: &mut Vec<Event>) {
+        let relaxed = self.cfg.period.window * 16;
+        let Some(job) = self.jobs.get_mut(i) else { return };
+        job.state = JobState::Established;
+        job.reported_periodic = Some(learned.is_some());
+        if learned.is_some() {
+            job.estimator.set_recompute_every(relaxed);
+            if enforcing {
+                // Held to it from now on (while learning, the end of the window does it).
+                job.reference = learned.map(|c| job.with_overrides(c));
+                job.tracker.reset();
+            }
+        }
+        if job.reference.is_some() {
+            self.recompute_cycles(i);
+        }
+        if let Some(job) = self.jobs.get(i) {
+            events.push(job_event(job, req));
+        }
     }
 
     /// Holds job `i` to its reference cadence for a request at `req`.
@@ -1007,14 +1017,7 @@ impl JobEngine {
             return;
         }
         if job.state == JobState::Stopped {
-            job.estimator.observe(req);
-            job.state = JobState::Resumed;
-            if let Some(pair) = self.pairs.get_mut(&job.key.pair()) {
-                pair.silent_incident = false;
-            }
-            job.tracker.reset();
-            job.tracker.observe(c, req);
-            events.push(job_event(job, req));
+            self.resume(i, req, c, events);
             return;
         }
         let fit = job.tracker.observe(c, req);
@@ -1056,29 +1059,14 @@ impl JobEngine {
         }
         if missed > 0 {
             if job.incidents.missed.bad() {
-                let message = format!(
-                    "{} missed {missed} poll(s) of {}: {}; the next came {} after the previous one.",
-                    job.master_name,
-                    job.outstation_name,
-                    job.name(),
-                    text::duration(req.saturating_sub(job.prev_seen))
-                );
-                timing_alerts.push(job_alert(job, req, AlertKind::JobMissed, Severity::Medium, message));
+                timing_alerts.push(missed_alert(job, req, missed));
             }
         } else if matches!(fit, Fit::OnTime { .. }) {
             job.incidents.missed.good(cfg.clear_after);
         }
         if let Some(late_us) = late {
             if job.incidents.late.bad() {
-                let message = format!(
-                    "{}'s poll of {} came {} late: {} (on-time window ±{}).",
-                    job.master_name,
-                    job.outstation_name,
-                    text::duration(late_us),
-                    job.name(),
-                    text::duration(c.tolerance_us)
-                );
-                timing_alerts.push(job_alert(job, req, AlertKind::JobLate, Severity::Low, message));
+                timing_alerts.push(late_alert(job, req, late_us, c));
             }
         } else if matches!(fit, Fit::OnTime { missed: 0 }) {
             job.incidents.late.good(cfg.clear_after);
@@ -1087,32 +1075,7 @@ impl JobEngine {
         // analysed, which a steady poll does not cause (except for the periodic full analysis).
         let analysed = !matches!(fit, Fit::OnTime { missed: 0 }) || job.estimator.just_recomputed();
         if let Some(recent) = analysed.then(|| job.estimator.period_changed_from(c.period_us)).flatten() {
-            let diff = recent.period_us.abs_diff(c.period_us) as f64;
-            // Sustained: the new cadence must hold over at least three of the old periods (a
-            // burst of quick requests is not a new pace).
-            let sustained = job.estimator.recent_span_us() >= c.period_us.saturating_mul(3);
-            if sustained && diff > c.period_us as f64 * cfg.period_change_ratio && diff > 2.0 * c.tolerance_us as f64 {
-                let message = format!(
-                    "{} changed the pace of {} on {}: every {} now, every {} before.",
-                    job.master_name,
-                    job.text.signature,
-                    job.outstation_name,
-                    text::duration(recent.period_us),
-                    text::duration(c.period_us)
-                );
-                events.push(job_alert(job, req, AlertKind::JobPeriodChanged, Severity::Medium, message));
-                let next = job.with_overrides(super::job::enforceable(recent.period_us, recent.tolerance_us));
-                job.reference = Some(next);
-                job.stop_after_us = None;
-                job.tracker.reset();
-                job.tracker.observe(next, req);
-                job.incidents.late.close();
-                job.incidents.missed.close();
-                self.recompute_cycles(i);
-                if let Some(job) = self.jobs.get(i) {
-                    events.push(job_event(job, req));
-                }
-            }
+            self.pace_changed(i, req, c, recent, events);
         }
         // Polls held up by a command incident between the same hosts (a program download
         // occupying the connection) are part of that incident, not a timing incident; and a
@@ -1124,6 +1087,64 @@ impl JobEngine {
         let Some(pair_key) = self.jobs.get(i).map(|j| j.key.pair()) else { return };
         if !self.command_incident_open(&pair_key, req) && !self.substituted(i, &pair_key, substitute_window) {
             events.append(&mut timing_alerts);
+        }
+    }
+
+    /// A request of stopped job `i`: it resumed.
+    #[cold]
+    #[inline(never)]
+    fn resume(&mut self, i: usize, req: u64, c: Cadence, events: &mut Vec<Event>) {
+        let Some(job) = self.jobs.get_mut(i) else { return };
+        job.estimator.observe(req);
+        job.state = JobState::Resumed;
+        if let Some(pair) = self.pairs.get_mut(&job.key.pair()) {
+            pair.silent_incident = false;
+        }
+        job.tracker.reset();
+        job.tracker.observe(c, req);
+        events.push(job_event(job, req));
+    }
+
+    /// The recent window of job `i` agrees on a cadence other than its reference `c`: once
+    /// the change is sustained and large enough, `job_period_changed` and the new reference.
+    #[cold]
+    #[inline(never)]
+    fn pace_changed(
+        &mut self,
+        i: usize,
+        req: u64,
+        c: Cadence,
+        recent: super::period::PeriodEstimate,
+        events: &mut Vec<Event>,
+    ) {
+        let ratio = self.cfg.period_change_ratio;
+        let Some(job) = self.jobs.get_mut(i) else { return };
+        let diff = recent.period_us.abs_diff(c.period_us) as f64;
+        // Sustained: the new cadence must hold over at least three of the old periods (a
+        // burst of quick requests is not a new pace).
+        let sustained = job.estimator.recent_span_us() >= c.period_us.saturating_mul(3);
+        if !(sustained && diff > c.period_us as f64 * ratio && diff > 2.0 * c.tolerance_us as f64) {
+            return;
+        }
+        let message = format!(
+            "{} changed the pace of {} on {}: every {} now, every {} before.",
+            job.master_name,
+            job.text.signature,
+            job.outstation_name,
+            text::duration(recent.period_us),
+            text::duration(c.period_us)
+        );
+        events.push(job_alert(job, req, AlertKind::JobPeriodChanged, Severity::Medium, message));
+        let next = job.with_overrides(super::job::enforceable(recent.period_us, recent.tolerance_us));
+        job.reference = Some(next);
+        job.stop_after_us = None;
+        job.tracker.reset();
+        job.tracker.observe(next, req);
+        job.incidents.late.close();
+        job.incidents.missed.close();
+        self.recompute_cycles(i);
+        if let Some(job) = self.jobs.get(i) {
+            events.push(job_event(job, req));
         }
     }
 
@@ -1285,12 +1306,65 @@ fn proto_name(name: &str) -> Option<&'static str> {
     ["modbus", "dnp3", "s7comm", "s7comm_plus"].into_iter().find(|p| *p == name)
 }
 
+/// `response_slow` for job `job`: answered in `rt` µs, limit `limit` µs.
+#[cold]
+#[inline(never)]
+fn slow_alert(job: &Job, ts: u64, rt: u64, limit: u64) -> Event {
+    let message = format!(
+        "{} answered {}'s {} in {} (normally under {}).",
+        job.outstation_name,
+        job.master_name,
+        job.name(),
+        text::duration(rt),
+        text::duration(limit)
+    );
+    job_alert(job, ts, AlertKind::ResponseSlow, Severity::Medium, message)
+}
+
+#[cold]
+#[inline(never)]
+fn failed_alert(job: &Job, ts: u64, why: &str) -> Event {
+    let message = format!("{}'s {} on {} failed: {why}.", job.master_name, job.name(), job.outstation_name);
+    job_alert(job, ts, AlertKind::JobFailed, Severity::High, message)
+}
+
+#[cold]
+#[inline(never)]
+fn missed_alert(job: &Job, req: u64, missed: u64) -> Event {
+    let message = format!(
+        "{} missed {missed} poll(s) of {}: {}; the next came {} after the previous one.",
+        job.master_name,
+        job.outstation_name,
+        job.name(),
+        text::duration(req.saturating_sub(job.prev_seen))
+    );
+    job_alert(job, req, AlertKind::JobMissed, Severity::Medium, message)
+}
+
+#[cold]
+#[inline(never)]
+fn late_alert(job: &Job, req: u64, late_us: u64, c: Cadence) -> Event {
+    let message = format!(
+        "{}'s poll of {} came {} late: {} (on-time window ±{}).",
+        job.master_name,
+        job.outstation_name,
+        text::duration(late_us),
+        job.name(),
+        text::duration(c.tolerance_us)
+    );
+    job_alert(job, req, AlertKind::JobLate, Severity::Low, message)
+}
+
+#[cold]
+#[inline(never)]
 fn job_event(job: &Job, now: u64) -> Event {
     Event::Job(Box::new(JobEvent { timestamp: Timestamp(now), flow: Some(job.flow.clone()), body: job.body() }))
 }
 
 /// An alert about a job. The alerts of a job the rules declare carry the declared job's id, and
 /// its severity when the rules give one.
+#[cold]
+#[inline(never)]
 fn job_alert(job: &Job, now: u64, kind: AlertKind, severity: Severity, message: String) -> Event {
     let declared = job.declared.is_some() && !matches!(kind, AlertKind::UnexpectedCommand | AlertKind::RuleMatch);
     let severity = if declared { job.declared_severity.unwrap_or(severity) } else { severity };

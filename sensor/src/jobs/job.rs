@@ -87,6 +87,7 @@ struct DistState {
 
 impl DistState {
     /// Moves the pending samples of `kind` into its histogram.
+    #[inline(never)]
     fn flush_kind(&mut self, kind: Sample) {
         let k = kind as usize;
         let len = self.pending.len.get(k).map_or(0, |&l| usize::from(l));
@@ -376,6 +377,7 @@ impl Job {
     /// The `response_slow` threshold learned from the distribution: twice its 99th percentile,
     /// at least 20 ms above it and 20 % above the largest value seen, so that a job's normal
     /// tail never alerts. Needs `min_samples` responses.
+    #[inline(never)]
     pub fn learned_response_limit(&self, min_samples: u64) -> Option<u64> {
         self.dist.read(|d| {
             if d.response.len() < min_samples {

@@ -102,6 +102,7 @@ pub struct PairKey {
 impl JobKey {
     /// The job a transaction belongs to; `None` for exchanges that are not operations of a
     /// master (DNP3 unsolicited responses).
+    #[inline]
     pub fn of(t: &Transaction) -> Option<JobKey> {
         if t.status == crate::transaction::Status::Unsolicited {
             return None;
@@ -148,6 +149,7 @@ impl ListHash {
     }
 }
 
+#[inline]
 fn modbus_key(function_code: u16, m: &ModbusDetail) -> SigKey {
     let range = |addr: Option<u16>, qty: Option<u16>| -> u64 {
         match addr {
