@@ -242,3 +242,31 @@ fn key_normalization() {
     );
     assert_eq!(normalize("modbus unit=1 fc=4 addr=0 qty=14"), "modbus unit=1 fc=4 addr=0 qty=14");
 }
+
+/// modbus_test_2: master .21 runs `unit 1 FC4 read input registers 1–14` irregularly (gaps of
+/// 0.1 to 4 s) for the whole capture, with a stretch of about 5.2 s polls in the middle. With
+/// a short learning window the job is learned as aperiodic; the regular stretch must not make
+/// it enforced (it used to: seven job_late / job_missed alerts on clean traffic). What remains
+/// is justified: a job first seen after learning (`new_job`) and a real unanswered request
+/// (`job_failed`, tshark shows no response to it).
+#[test]
+fn an_aperiodic_job_with_a_regular_stretch_is_not_held_to_it() {
+    let capture = root().join("pcaps/modbus/modbus_test_2.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_jobwatch"))
+        .arg("-r")
+        .arg(&capture)
+        .args(["--learn-window", "40s", "--events", "alert"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let kinds: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["alert"]["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !kinds.iter().any(|k| k == "job_late" || k == "job_missed" || k == "job_period_changed"),
+        "timing alerts on an irregular job: {text}"
+    );
+    assert_eq!(kinds, ["new_job", "job_failed"], "{text}");
+}

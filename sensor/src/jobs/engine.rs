@@ -976,8 +976,12 @@ impl JobEngine {
         let aperiodic = job.estimator.cadence() == super::period::Cadence::Aperiodic
             && job.estimator.samples() >= APERIODIC_AFTER_SAMPLES;
         let first_decision = job.state == JobState::Learning && (learned.is_some() || aperiodic);
-        let newly_periodic =
-            job.reference.is_none() && learned.is_some() && (enforcing || job.reported_periodic == Some(false));
+        // A job already found aperiodic needs more than a regular stretch to be held to a
+        // cadence: a confident estimate that its recent requests agree with.
+        let newly_periodic = job.reference.is_none()
+            && learned.is_some()
+            && (enforcing || job.reported_periodic == Some(false))
+            && (job.reported_periodic != Some(false) || job.settled_into_cadence());
         if first_decision || newly_periodic {
             self.establish(i, req, enforcing, learned, events);
         }

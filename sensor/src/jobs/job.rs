@@ -354,6 +354,18 @@ impl Job {
             .map(|e| enforceable(e.period_us, e.tolerance_us))
     }
 
+    /// Whether a job once found aperiodic has settled into a cadence: the whole window's
+    /// estimate is confident (the eight-clockwork-requests shortcut of
+    /// [`Job::learned_cadence`] is for young jobs) and the recent requests agree with it.
+    /// A master whose polls run regularly for a while between irregular stretches is not
+    /// held to that while.
+    pub fn settled_into_cadence(&self) -> bool {
+        let (Some(full), Some(recent)) = (self.estimator.estimate(), self.estimator.recent_estimate()) else {
+            return false;
+        };
+        full.confidence >= MIN_CONFIDENCE && recent.period_us.abs_diff(full.period_us) <= full.tolerance_us
+    }
+
     /// Silence after which the job counts as stopped: `stop_after_missed + 1` periods plus the
     /// tolerance, unless the baseline says otherwise.
     pub fn stop_after(&self, stop_after_missed: u64) -> Option<u64> {
