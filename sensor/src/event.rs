@@ -167,6 +167,12 @@ pub struct JobBody {
     pub jitter_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance_ms: Option<f64>,
+    /// The distribution of the time between consecutive requests (all of them, on time or
+    /// not): its median and 99th percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_p50_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_p99_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_p50_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

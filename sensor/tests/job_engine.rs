@@ -101,6 +101,11 @@ fn without_a_baseline_it_learns_then_enforces_and_the_end_is_not_a_stop() {
             assert_eq!(v["alert"]["kind"], "unexpected_command", "{line}");
         } else if v["job"]["state"] == "established" && v["job"]["periodic"] == true {
             established += 1;
+            // The interval distribution: its median is the period (clean polls, 1 % buckets).
+            let period = v["job"]["period_ms"].as_f64().unwrap();
+            let (p50, p99) =
+                (v["job"]["interval_p50_ms"].as_f64().unwrap(), v["job"]["interval_p99_ms"].as_f64().unwrap());
+            assert!((p50 - period).abs() <= period * 0.05 && p99 >= p50, "{line}");
         }
     }
     let labels = score::load_labels(&dir.join("labels.json")).unwrap();

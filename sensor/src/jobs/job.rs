@@ -381,6 +381,11 @@ impl Job {
         self.dist.read(|d| (!d.response.is_empty()).then(|| d.response.value_at_quantile(q)))?
     }
 
+    /// A percentile of the interval between consecutive requests, µs.
+    pub fn interval_percentile(&self, q: f64) -> Option<u64> {
+        self.dist.read(|d| (!d.interval.is_empty()).then(|| d.interval.value_at_quantile(q)))?
+    }
+
     /// The largest response time seen, µs.
     pub fn response_max(&self) -> u64 {
         self.dist.read(|d| d.response.max()).unwrap_or(0)
@@ -436,6 +441,8 @@ impl Job {
             period_ms: cadence.map(|c| text::ms(c.period_us)),
             jitter_ms: cadence.and(self.jitter_us()).map(text::ms),
             tolerance_ms: cadence.map(|c| text::ms(c.tolerance_us)),
+            interval_p50_ms: self.interval_percentile(0.5).map(text::ms),
+            interval_p99_ms: self.interval_percentile(0.99).map(text::ms),
             response_p50_ms: self.response_percentile(0.5).map(text::ms),
             response_p99_ms: self.response_percentile(0.99).map(text::ms),
             count: self.count,
