@@ -25,9 +25,7 @@
 
 use serde_json::Value;
 use std::fs::{self};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -145,21 +143,8 @@ fn live_capture_of_real_dnp3_peers() {
 
     // The outstation, and its "READY" line once it listens.
     let mut os = Net::command(&net.srv_ns, "python3");
-    os.args([PEER, "outstation", "--host", &net.srv_ip]).stdin(Stdio::null()).stdout(Stdio::piped());
-    let mut outstation = Proc::spawn("dnp3 outstation", os, dir.path());
-    let stdout = outstation.child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.trim() == "READY" {
-                let _ = tx.send(());
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(10)).is_err() {
-        outstation.assert_running();
-        panic!("the dnp3 outstation did not get ready within 10 s: {}", outstation.stderr());
-    }
+    os.args([PEER, "outstation", "--host", &net.srv_ip]);
+    let mut outstation = start_server("dnp3 outstation", os, dir.path());
 
     // The master runs its startup sequence, polls for 4 s, and writes its log.
     let mut ms = Net::command(&net.cli_ns, "python3");

@@ -19,9 +19,7 @@
 
 use serde_json::Value;
 use std::fs::{self};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -161,21 +159,8 @@ fn live_capture_of_real_modbus_peers() {
 
     // The server, and its "READY" line once it listens.
     let mut srv = Net::command(&net.srv_ns, "python3");
-    srv.args([PEER, "server", "--host", &net.srv_ip]).stdin(Stdio::null()).stdout(Stdio::piped());
-    let mut server = Proc::spawn("modbus server", srv, dir.path());
-    let stdout = server.child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.trim() == "READY" {
-                let _ = tx.send(());
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(10)).is_err() {
-        server.assert_running();
-        panic!("the modbus server did not get ready within 10 s: {}", server.stderr());
-    }
+    srv.args([PEER, "server", "--host", &net.srv_ip]);
+    let server = start_server("modbus server", srv, dir.path());
 
     // The client polls for 3 s and writes its log.
     let mut cli = Net::command(&net.cli_ns, "python3");

@@ -22,9 +22,7 @@
 
 use serde_json::Value;
 use std::fs::{self};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -145,21 +143,8 @@ fn live_capture_of_real_s7_peers() {
 
     // The server, and its "READY" line once it listens.
     let mut srv = Net::command(&net.srv_ns, "python3");
-    srv.args([PEER, "server", "--host", &net.srv_ip]).stdin(Stdio::null()).stdout(Stdio::piped());
-    let mut server = Proc::spawn("snap7 server", srv, dir.path());
-    let stdout = server.child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.trim() == "READY" {
-                let _ = tx.send(());
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(10)).is_err() {
-        server.assert_running();
-        panic!("the snap7 server did not get ready within 10 s: {}", server.stderr());
-    }
+    srv.args([PEER, "server", "--host", &net.srv_ip]);
+    let server = start_server("snap7 server", srv, dir.path());
 
     // The client connects, reads and writes for 3 s, and writes its log.
     let (rack, slot) = (RACK.to_string(), SLOT.to_string());
