@@ -6,7 +6,7 @@ use sensor::capture::{self, LiveOptions};
 use sensor::cli::{Cli, Command, LearnArgs, RulesCommand, SensorArgs};
 use sensor::event::EventFilter;
 use sensor::jobs::baseline::Baseline;
-use sensor::jobs::engine::Mode;
+use sensor::jobs::engine::{EngineConfig, Mode};
 use sensor::monitor::Monitor;
 use sensor::output::JsonLinesWriter;
 use sensor::reload::RulesReloader;
@@ -113,8 +113,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     let mut writer = JsonLinesWriter::open(&cli.output, cli.events)
         .map_err(|e| anyhow::anyhow!("{}: cannot write events: {e}", cli.output.display()))?;
-    let mut monitor =
-        Monitor::new(cli.sensor.config(), cli.sensor.engine_config(cli.learn_window), mode, Arc::clone(&rules));
+    let engine = EngineConfig { job_events: cli.events.job, ..cli.sensor.engine_config(cli.learn_window) };
+    let mut monitor = Monitor::new(cli.sensor.config(), engine, mode, Arc::clone(&rules));
     if cli.no_jobs {
         monitor = monitor.without_jobs();
     }
@@ -145,7 +145,8 @@ fn learn(args: &LearnArgs) -> anyhow::Result<ExitCode> {
     );
     let mut monitor = Monitor::new(
         args.sensor.config(),
-        args.sensor.engine_config(Duration::ZERO),
+        // Nothing is written while learning: no `job` event is built.
+        EngineConfig { job_events: false, ..args.sensor.engine_config(Duration::ZERO) },
         Mode::Learn,
         Arc::new(RuleSet::defaults()),
     );

@@ -32,7 +32,8 @@ use super::baseline::{Baseline, JobEntry, LearnedFrom, ResponseEntry, TalkerEntr
 use super::commands::CommandIncidents;
 use super::job::{Job, Sample};
 use super::period::PeriodConfig;
-use super::signature::{self, JobKey, PairKey};
+use super::recent::{Met, RecentJobs};
+use super::signature::{self, JobKey, PairKey, SigKey};
 use super::text;
 use super::timing::{Cadence, Fit};
 use crate::event::{Alert, AlertKind, Event, JobEvent, JobState};
@@ -75,6 +76,9 @@ pub struct EngineConfig {
     /// A new cadence must differ from the reference by this fraction to be a change.
     pub period_change_ratio: f64,
     pub period: PeriodConfig,
+    /// Whether `job` events are built at all (off when none is written: their distribution
+    /// percentiles are the costliest part of a state change).
+    pub job_events: bool,
 }
 
 impl Default for EngineConfig {
@@ -91,6 +95,7 @@ impl Default for EngineConfig {
             min_response_samples: 20,
             period_change_ratio: 0.1,
             period: PeriodConfig::default(),
+            job_events: true,
         }
     }
 }
@@ -148,6 +153,8 @@ pub struct JobEngine {
     /// Job indices by key. Only the index is stored (the key lives in the job, hot, next to
     /// what the transaction updates): a few KiB that stay in cache however many packets go by.
     by_key: hashbrown::HashTable<u32>,
+    /// The jobs met lately by connection and signature: most transactions are found here.
+    recent: RecentJobs,
     key_hasher: foldhash::fast::FixedState,
     pairs: HashMap<PairKey, Pair, foldhash::fast::RandomState>,
     next_id: u64,
@@ -179,6 +186,7 @@ impl JobEngine {
             baseline_jobs: HashMap::new(),
             jobs: Vec::new(),
             by_key: hashbrown::HashTable::new(),
+            recent: RecentJobs::default(),
             key_hasher: foldhash::fast::FixedState::default(),
             pairs: HashMap::default(),
             next_id: 1,
@@ -281,14 +289,19 @@ impl JobEngine {
     pub fn on_packet(&mut self, ts: Timestamp) -> bool {
         let now = ts.as_micros();
         match self.last_packet {
-            // The common case: shortly after the previous packet.
+            // The common case: shortly after the previous packet (nothing to report).
             Some(last) if now < last.saturating_add(self.cfg.capture_gap_us) => {
-                self.last_packet = Some(last.max(now));
+                if now > last {
+                    self.last_packet = Some(now);
+                }
                 self.silence_reported = false;
+                false
             }
-            _ => self.first_packet_or_after_silence(now),
+            _ => {
+                self.first_packet_or_after_silence(now);
+                !self.out.is_empty() || self.new_gap.is_some()
+            }
         }
-        !self.out.is_empty() || self.new_gap.is_some()
     }
 
     #[cold]
@@ -436,7 +449,7 @@ impl JobEngine {
                 stopped.push(i);
             } else if job.state != JobState::Late {
                 job.state = JobState::Late;
-                self.out.push(job_event(job, now));
+                self.out.extend(job_event(job, now, self.cfg.job_events));
             }
         }
         for i in stopped {
@@ -445,7 +458,7 @@ impl JobEngine {
         for i in retired {
             if let Some(job) = self.jobs.get_mut(i) {
                 job.state = JobState::Retired;
-                self.out.push(job_event(job, now));
+                self.out.extend(job_event(job, now, self.cfg.job_events));
                 // Memory goes with the job; its identity stays known.
                 job.dist.release();
                 job.estimator = super::period::PeriodEstimator::new(PeriodConfig { window: 8, ..self.cfg.period });
@@ -535,7 +548,7 @@ impl JobEngine {
             job.state = JobState::Stopped;
             job.incidents.late.close();
             job.incidents.missed.close();
-            self.out.push(job_event(job, now));
+            self.out.extend(job_event(job, now, self.cfg.job_events));
         }
         if already && pair_silent {
             return;
@@ -583,24 +596,49 @@ impl JobEngine {
 
     /// One transaction: finds or creates its job, sets `job_id`, and judges it.
     pub fn on_transaction(&mut self, t: &mut Transaction, inflight: &dyn InFlight) {
-        let Some(key) = JobKey::of(t) else { return };
+        let Some(sig) = SigKey::of(t) else { return };
         let ts = t.timestamp().as_micros();
         let now = self.last_packet.unwrap_or(ts).max(ts);
         let enforcing = !self.learning;
-        // The job (and, for a new one, its pair).
-        let index = match self.find_job(&key) {
-            None => match self.first_of_job(key, t, ts, now, enforcing) {
-                Some(i) => i,
-                None => return,
-            },
-            Some(i) => {
-                // Reads are overseen only when rules name some.
-                if self.rules_have_commands || self.jobs.get(i).is_some_and(Job::is_command) {
-                    self.oversee(i, t, ts, false);
+        // The job: met lately on this connection, or looked up by its whole key.
+        let met = Met { flow_id: t.flow.flow_id, master: t.flow.client.ip, port: t.flow.server.port, sig };
+        let index = match self.recent.get(&met) {
+            Some(i) => i,
+            None => {
+                let key = JobKey::with_sig(t, sig);
+                match self.find_job(&key) {
+                    Some(i) => {
+                        self.recent.put(met, i);
+                        i
+                    }
+                    None => {
+                        // A new job (and maybe pair): created and overseen here.
+                        let Some(i) = self.first_of_job(key, t, ts, now, enforcing) else { return };
+                        self.recent.put(met, i);
+                        self.judge(i, t, ts, now, enforcing, inflight);
+                        return;
+                    }
                 }
-                i
             }
         };
+        // Reads are overseen only when rules name some.
+        if self.rules_have_commands || self.jobs.get(index).is_some_and(Job::is_command) {
+            self.oversee(index, t, ts, false);
+        }
+        self.judge(index, t, ts, now, enforcing, inflight);
+    }
+
+    /// Judges transaction `t` of job `index`: counts, response time, failure, timing.
+    #[inline]
+    fn judge(
+        &mut self,
+        index: usize,
+        t: &mut Transaction,
+        ts: u64,
+        now: u64,
+        enforcing: bool,
+        inflight: &dyn InFlight,
+    ) {
         let request_ts = t.request_ts.map(|r| r.as_micros());
         let lost_to_gap = t.status == Status::NoResponse && request_ts.is_some_and(|r| self.in_capture_gap(r, now));
         let Some(job) = self.jobs.get_mut(index) else { return };
@@ -776,7 +814,7 @@ impl JobEngine {
         if let Some(c) = job.reference {
             job.reference = Some(job.with_overrides(c));
         }
-        self.out.push(job_event(&job, now.max(ts)));
+        self.out.extend(job_event(&job, now.max(ts), self.cfg.job_events));
         let i = self.jobs.len();
         self.jobs.push(job);
         let (jobs, hasher) = (&self.jobs, &self.key_hasher);
@@ -1008,7 +1046,7 @@ impl JobEngine {
             self.recompute_cycles(i);
         }
         if let Some(job) = self.jobs.get(i) {
-            events.push(job_event(job, req));
+            events.extend(job_event(job, req, self.cfg.job_events));
         }
     }
 
@@ -1059,7 +1097,7 @@ impl JobEngine {
             && matches!(job.state, JobState::Late | JobState::Resumed)
         {
             job.state = JobState::Established;
-            events.push(job_event(job, req));
+            events.extend(job_event(job, req, self.cfg.job_events));
         }
         if missed > 0 {
             if job.incidents.missed.bad() {
@@ -1106,7 +1144,7 @@ impl JobEngine {
         }
         job.tracker.reset();
         job.tracker.observe(c, req);
-        events.push(job_event(job, req));
+        events.extend(job_event(job, req, self.cfg.job_events));
     }
 
     /// The recent window of job `i` agrees on a cadence other than its reference `c`: once
@@ -1148,7 +1186,7 @@ impl JobEngine {
         job.incidents.missed.close();
         self.recompute_cycles(i);
         if let Some(job) = self.jobs.get(i) {
-            events.push(job_event(job, req));
+            events.extend(job_event(job, req, self.cfg.job_events));
         }
     }
 
@@ -1202,8 +1240,11 @@ impl JobEngine {
     /// The capture ended: the estimates are brought up to date (steady jobs are re-analysed
     /// only every so many polls).
     pub fn finish(&mut self) {
-        for job in &mut self.jobs {
-            job.estimator.refresh();
+        // What `jobwatch learn` writes is read from the estimates: bring them up to date.
+        if self.mode_learn_only {
+            for job in &mut self.jobs {
+                job.estimator.refresh();
+            }
         }
         let held = self.incidents.flush();
         self.out.extend(held);
@@ -1361,8 +1402,10 @@ fn late_alert(job: &Job, req: u64, late_us: u64, c: Cadence) -> Event {
 
 #[cold]
 #[inline(never)]
-fn job_event(job: &Job, now: u64) -> Event {
-    Event::Job(Box::new(JobEvent { timestamp: Timestamp(now), flow: Some(job.flow.clone()), body: job.body() }))
+fn job_event(job: &Job, now: u64, wanted: bool) -> Option<Event> {
+    wanted.then(|| {
+        Event::Job(Box::new(JobEvent { timestamp: Timestamp(now), flow: Some(job.flow.clone()), body: job.body() }))
+    })
 }
 
 /// An alert about a job. The alerts of a job the rules declare carry the declared job's id, and

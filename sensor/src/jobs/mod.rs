@@ -7,6 +7,7 @@
 //! - [`period`]: infers from request times alone whether a job is periodic, its period, jitter
 //!   and a second cadence, in bounded memory.
 //! - [`timing`]: holds a job to a reference cadence (on time, late, early, missed, overdue).
+//! - [`recent`]: the jobs met lately by connection and signature (the per-transaction lookup).
 //! - [`job`]: one job's state, distributions (HdrHistogram) and incidents.
 //! - [`engine`]: learning, enforcement, life-cycle `job` events and alerts, capture gaps.
 //! - [`baseline`]: the human-editable YAML baseline `jobwatch learn` writes and `--baseline`
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod engine;
 pub mod job;
 pub mod period;
+pub mod recent;
 pub mod signature;
 pub mod text;
 pub mod timing;

@@ -99,27 +99,41 @@ pub struct PairKey {
     pub port: u16,
 }
 
+impl SigKey {
+    /// What `t` did; `None` for exchanges that are not operations of a master (DNP3
+    /// unsolicited responses).
+    #[inline]
+    pub fn of(t: &Transaction) -> Option<SigKey> {
+        if t.status == crate::transaction::Status::Unsolicited {
+            return None;
+        }
+        Some(match &t.detail {
+            ProtocolDetail::Modbus(m) => modbus_key(t.function_code, m),
+            ProtocolDetail::Dnp3(d) => dnp3_key(t, d),
+            ProtocolDetail::S7comm(s) => s7_key(t.function_code, s),
+            ProtocolDetail::S7commPlus(_) => SigKey { function: t.function_code, unit: 0, a: 0, b: 0 },
+        })
+    }
+}
+
 impl JobKey {
     /// The job a transaction belongs to; `None` for exchanges that are not operations of a
     /// master (DNP3 unsolicited responses).
     #[inline]
     pub fn of(t: &Transaction) -> Option<JobKey> {
-        if t.status == crate::transaction::Status::Unsolicited {
-            return None;
-        }
-        let sig = match &t.detail {
-            ProtocolDetail::Modbus(m) => modbus_key(t.function_code, m),
-            ProtocolDetail::Dnp3(d) => dnp3_key(t, d),
-            ProtocolDetail::S7comm(s) => s7_key(t.function_code, s),
-            ProtocolDetail::S7commPlus(_) => SigKey { function: t.function_code, unit: 0, a: 0, b: 0 },
-        };
-        Some(JobKey {
+        SigKey::of(t).map(|sig| JobKey::with_sig(t, sig))
+    }
+
+    /// The job of `t`, whose signature is `sig`.
+    #[inline]
+    pub fn with_sig(t: &Transaction, sig: SigKey) -> JobKey {
+        JobKey {
             app_proto: t.app_proto,
             master: t.flow.client.ip,
             outstation: t.flow.server.ip,
             port: t.flow.server.port,
             sig,
-        })
+        }
     }
 
     pub fn pair(&self) -> PairKey {
