@@ -31,7 +31,8 @@ pub struct Monitor {
     /// Events of the pipeline not yet seen by the engine (kept to reuse its allocation).
     scratch: Vec<Event>,
     out: Vec<Event>,
-    next_clock: Option<Timestamp>,
+    /// When the engine's deadlines are next judged (0: at the first packet).
+    next_clock: Timestamp,
     /// `--no-jobs`: transactions only, the engine never runs (dissection-only use, and the
     /// reference of the engine's overhead benchmark).
     jobs_enabled: bool,
@@ -53,7 +54,7 @@ impl Monitor {
             rules,
             scratch: Vec::new(),
             out: Vec::new(),
-            next_clock: None,
+            next_clock: Timestamp(0),
             jobs_enabled: true,
         }
     }
@@ -83,7 +84,11 @@ impl Monitor {
         if self.pipeline.has_events() {
             self.absorb();
         }
-        self.clock();
+        // The capture time is the newest packet's: it reaches the next tick with a packet at
+        // or after it (the pipeline's clock is then at that packet's time).
+        if ts >= self.next_clock {
+            self.clock();
+        }
     }
 
     /// Capture time moved on without a packet (live capture idle).
@@ -200,10 +205,10 @@ impl Monitor {
             return;
         }
         let Some(now) = self.pipeline.now() else { return };
-        if self.next_clock.is_some_and(|next| now < next) {
+        if now < self.next_clock {
             return;
         }
-        self.next_clock = Some(now.plus_micros(CLOCK_INTERVAL_US));
+        self.next_clock = now.plus_micros(CLOCK_INTERVAL_US);
         self.engine.on_clock(now, &self.pipeline);
         if self.engine.has_output() {
             self.out.extend(self.engine.drain());

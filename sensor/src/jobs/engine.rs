@@ -601,20 +601,21 @@ impl JobEngine {
         let now = self.last_packet.unwrap_or(ts).max(ts);
         let enforcing = !self.learning;
         // The job: met lately on this connection, or looked up by its whole key.
-        let met = Met { flow_id: t.flow.flow_id, master: t.flow.client.ip, port: t.flow.server.port, sig };
-        let index = match self.recent.get(&met) {
+        let met = Met::new(t.flow.flow_id, sig, t.flow.client.ip, t.flow.server.port);
+        let jobs = &self.jobs;
+        let index = match self.recent.get(&met, |i| jobs.get(i).map(|j| &j.met)) {
             Some(i) => i,
             None => {
                 let key = JobKey::with_sig(t, sig);
                 match self.find_job(&key) {
                     Some(i) => {
-                        self.recent.put(met, i);
+                        self.recent.put(&met, i);
                         i
                     }
                     None => {
                         // A new job (and maybe pair): created and overseen here.
                         let Some(i) = self.first_of_job(key, t, ts, now, enforcing) else { return };
-                        self.recent.put(met, i);
+                        self.recent.put(&met, i);
                         self.judge(i, t, ts, now, enforcing, inflight);
                         return;
                     }
@@ -644,7 +645,8 @@ impl JobEngine {
         let Some(job) = self.jobs.get_mut(index) else { return };
         t.job_id = Some(job.id);
         job.count += 1;
-        if job.flow.flow_id != t.flow.flow_id {
+        if job.met.flow_id != t.flow.flow_id {
+            job.met.flow_id = t.flow.flow_id;
             job.flow = t.flow.clone();
         }
         let failure = if t.status == Status::Ok && !matches!(t.detail, crate::transaction::ProtocolDetail::Dnp3(_)) {

@@ -2,6 +2,7 @@
 //! time distributions), the grid it is held to, and its open incidents.
 
 use super::period::{PeriodConfig, PeriodEstimator};
+use super::recent::Met;
 use super::signature::{Describe, JobKey};
 use super::text;
 use super::timing::{Cadence, Tracker};
@@ -72,13 +73,17 @@ impl Histograms {
 const PENDING: usize = 16;
 
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 struct Pending {
-    /// Per [`Sample`] kind.
-    values: [[u32; PENDING]; 3],
+    /// How many wait, per [`Sample`] kind (first: in the line the `RefCell` flag is in).
     len: [u8; 3],
+    /// The `i`-th pending sample of each kind side by side: the few samples one transaction
+    /// records share a cache line.
+    values: [[u32; 3]; PENDING],
 }
 
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct DistState {
     pending: Pending,
     /// `None` once the job is retired (its memory goes with it).
@@ -94,11 +99,11 @@ impl DistState {
         if let Some(l) = self.pending.len.get_mut(k) {
             *l = 0;
         }
-        let (Some(h), Some(values)) = (self.hists.as_mut(), self.pending.values.get(k)) else { return };
+        let Some(h) = self.hists.as_mut() else { return };
         let h = h.of(kind);
-        for &v in values.iter().take(len) {
+        for v in self.pending.values.iter().take(len).filter_map(|vs| vs.get(k)) {
             // In range already (clamped when buffered); saturating counts never fail.
-            let _ = h.record(u64::from(v));
+            let _ = h.record(u64::from(*v));
         }
     }
 
@@ -141,7 +146,7 @@ impl Distributions {
         // 1 µs to an hour: fits in 32 bits.
         let v = u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX);
         if let (Some(slot), Some(l)) =
-            (state.pending.values.get_mut(k).and_then(|b| b.get_mut(usize::from(len))), state.pending.len.get_mut(k))
+            (state.pending.values.get_mut(usize::from(len)).and_then(|b| b.get_mut(k)), state.pending.len.get_mut(k))
         {
             *slot = v;
             *l = len + 1;
@@ -225,21 +230,22 @@ pub struct Incidents {
 #[derive(Debug)]
 #[repr(C)]
 pub struct Job {
-    // Every transaction (the key: the job table's lookup compares it).
-    pub key: JobKey,
+    // Line 1: who does what on which connection (what the memo of recent jobs checks) and
+    // the count every transaction updates.
+    pub met: Met,
     pub count: u64,
+    // Line 2: the rest of what every transaction reads or writes.
     pub last_seen: u64,
     /// The request before the latest one (for messages).
     pub prev_seen: u64,
     pub successes: u64,
-    pub failures: u64,
-    /// Failures in a row now, and the longest run so far.
-    pub failure_run: u32,
-    pub max_failure_run: u32,
+    pub id: u64,
     /// The end of the last capture gap: requests from before it are not placed on the grid
     /// (their answers, lost in the gap, come out late), and silence is counted from it.
     pub resync_at: u64,
-    pub id: u64,
+    /// Failures in a row now, and the longest run so far.
+    pub failure_run: u32,
+    pub max_failure_run: u32,
     pub state: JobState,
     pub category: Category,
     /// In the baseline, or seen while learning.
@@ -251,13 +257,15 @@ pub struct Job {
     pub reference: Option<Cadence>,
     /// Response times above this raise `response_slow`.
     pub response_limit_us: Option<u64>,
+    pub failures: u64,
     pub tracker: Tracker,
     pub incidents: Incidents,
     pub dist: Distributions,
+    pub estimator: PeriodEstimator,
     /// The connection it was last seen on.
     pub flow: FlowInfo,
-    pub estimator: PeriodEstimator,
-    // Alerts, events, baselines.
+    // Alerts, events, baselines (and the job table's lookup, when the memo misses).
+    pub key: JobKey,
     pub text: Describe,
     pub first_seen: u64,
     /// Silence after which it is stopped, from the baseline (else derived from the period).
@@ -286,6 +294,7 @@ impl Job {
         period: PeriodConfig,
     ) -> Job {
         Job {
+            met: Met::new(t.flow.flow_id, key.sig, key.master, key.port),
             id,
             key,
             text,
@@ -474,6 +483,28 @@ impl Job {
             "polling"
         } else {
             "running"
+        }
+    }
+}
+#[cfg(test)]
+mod layout {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// The memo of recent jobs checks `met`, and every transaction counts: one cache line.
+    #[test]
+    fn what_every_transaction_checks_and_counts_shares_the_first_cache_line() {
+        assert_eq!(offset_of!(Job, met), 0);
+        assert!(offset_of!(Job, count) + size_of::<u64>() <= 64, "count at {}", offset_of!(Job, count));
+    }
+
+    /// What only alerts, events and baselines read comes after what a steady poll touches.
+    #[test]
+    fn cold_fields_come_after_the_per_poll_state() {
+        for hot in
+            [offset_of!(Job, tracker), offset_of!(Job, incidents), offset_of!(Job, dist), offset_of!(Job, estimator)]
+        {
+            assert!(hot < offset_of!(Job, key) && hot < offset_of!(Job, text), "hot field at {hot}");
         }
     }
 }

@@ -247,19 +247,23 @@ impl PeriodEstimate {
 
 /// Infers the cadence of one job from its request times. See the module docs.
 #[derive(Debug, Clone)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct PeriodEstimator {
-    // What a steady poll touches first (see [`super::job::Job`]'s layout).
+    // What a steady poll touches, in the first three cache lines (see [`super::job::Job`]'s
+    // layout): the ring and its counters, the two tuning values it reads, the estimate.
     last_ts: Option<u64>,
     samples: u64,
     since_recompute: usize,
-    /// The online position on the primary grid.
-    tracker: Tracker,
     /// The last `cfg.window` accepted request times, oldest first.
     times: VecDeque<u64>,
-    cfg: PeriodConfig,
+    /// The online position on the primary grid.
+    tracker: Tracker,
+    /// `cfg.window` and `cfg.recompute_every`, kept here with the ring they govern.
+    window: usize,
+    recompute_every: usize,
     primary: Option<PeriodEstimate>,
     cadence: Cadence,
+    cfg: PeriodConfig,
     secondary_periodic: bool,
     ignored: u64,
     recent: Option<PeriodEstimate>,
@@ -285,6 +289,8 @@ impl PeriodEstimator {
         let off_grid_capacity = (cfg.window / 2).max(cfg.min_intervals + 2);
         PeriodEstimator {
             cfg,
+            window: cfg.window,
+            recompute_every: cfg.recompute_every,
             times: VecDeque::with_capacity(cfg.window),
             off_grid: VecDeque::with_capacity(off_grid_capacity),
             off_grid_capacity,
@@ -306,6 +312,7 @@ impl PeriodEstimator {
     /// irregular request still triggers the cheap recent analysis at once.
     pub fn set_recompute_every(&mut self, n: usize) {
         self.cfg.recompute_every = n.clamp(1, self.cfg.window.saturating_mul(16));
+        self.recompute_every = self.cfg.recompute_every;
     }
 
     /// Re-analyses the window now (before its estimate is read for good: the end of learning,
@@ -332,7 +339,7 @@ impl PeriodEstimator {
         }
         self.last_ts = Some(ts_us);
         self.samples = self.samples.saturating_add(1);
-        if self.times.len() >= self.cfg.window {
+        if self.times.len() >= self.window {
             self.times.pop_front();
         }
         self.times.push_back(ts_us);
@@ -360,8 +367,8 @@ impl PeriodEstimator {
         self.since_recompute += 1;
         // Until a cadence is found every request is analysed; after that, every
         // `recompute_every` requests, plus the cheap recent analysis for an irregular one.
-        let filling = self.samples <= self.cfg.window as u64 && self.primary.is_none();
-        if filling || self.since_recompute >= self.cfg.recompute_every {
+        let filling = self.samples <= self.window as u64 && self.primary.is_none();
+        if filling || self.since_recompute >= self.recompute_every {
             self.recompute();
         } else if self.prompt_recent
             && self.primary.is_some()
@@ -385,7 +392,7 @@ impl PeriodEstimator {
         }
         self.last_ts = Some(ts_us);
         self.samples = self.samples.saturating_add(1);
-        if self.times.len() >= self.cfg.window {
+        if self.times.len() >= self.window {
             self.times.pop_front();
         }
         self.times.push_back(ts_us);
@@ -395,7 +402,7 @@ impl PeriodEstimator {
             self.tracker.alt = None;
         }
         self.since_recompute += 1;
-        if self.since_recompute >= self.cfg.recompute_every {
+        if self.since_recompute >= self.recompute_every {
             self.recompute();
         }
     }
@@ -405,7 +412,10 @@ impl PeriodEstimator {
     /// ask yet (a job still being learned) saves those analyses; the recent window is then
     /// analysed with the whole window only.
     pub fn set_prompt_recent(&mut self, prompt: bool) {
-        self.prompt_recent = prompt;
+        // Written only on a change: the flag sits far from what a steady poll touches.
+        if self.prompt_recent != prompt {
+            self.prompt_recent = prompt;
+        }
     }
 
     /// Whether the last request fed made the whole window be re-analysed.
