@@ -117,11 +117,20 @@ pub trait InFlight {
 /// A master–outstation pair.
 #[derive(Debug, Default)]
 struct Pair {
+    /// Its number, also held by each of its jobs (scans over the jobs of a pair compare it
+    /// rather than the jobs' keys, which live in colder cache lines).
+    id: u32,
     known: bool,
     last_new_job_alert: Option<u64>,
     new_jobs_folded: u64,
     /// An open "the whole pair went silent" incident.
     silent_incident: bool,
+}
+
+/// The pair `key`, numbered when first met.
+fn pair_mut(pairs: &mut HashMap<PairKey, Pair, foldhash::fast::RandomState>, key: PairKey) -> &mut Pair {
+    let next = u32::try_from(pairs.len()).unwrap_or(u32::MAX);
+    pairs.entry(key).or_insert_with(|| Pair { id: next, ..Pair::default() })
 }
 
 /// A baseline entry, as the engine applies it.
@@ -157,6 +166,9 @@ pub struct JobEngine {
     recent: RecentJobs,
     key_hasher: foldhash::fast::FixedState,
     pairs: HashMap<PairKey, Pair, foldhash::fast::RandomState>,
+    /// Each job's pair number, by job index: scans for the jobs of one pair read this
+    /// (a few KiB) rather than a cache line of every job.
+    pair_of: Vec<u32>,
     next_id: u64,
     first_packet: Option<u64>,
     last_packet: Option<u64>,
@@ -187,6 +199,7 @@ impl JobEngine {
             jobs: Vec::new(),
             by_key: hashbrown::HashTable::new(),
             recent: RecentJobs::default(),
+            pair_of: Vec::new(),
             key_hasher: foldhash::fast::FixedState::default(),
             pairs: HashMap::default(),
             next_id: 1,
@@ -215,13 +228,13 @@ impl JobEngine {
         for t in &b.talkers {
             if let Some(app_proto) = proto_name(&t.protocol) {
                 let key = PairKey { app_proto, master: t.master, outstation: t.outstation, port: t.port };
-                self.pairs.entry(key).or_default().known = true;
+                pair_mut(&mut self.pairs, key).known = true;
             }
         }
         for e in b.jobs.iter().chain(&b.commands) {
             let Some(app_proto) = proto_name(&e.protocol) else { continue };
             let pair = PairKey { app_proto, master: e.master, outstation: e.outstation, port: e.port };
-            self.pairs.entry(pair).or_default().known = true;
+            pair_mut(&mut self.pairs, pair).known = true;
             let us = |v: f64| (v * 1000.0).round() as u64;
             let reference = match (e.periodic, e.period_ms) {
                 (true, Some(p)) if p > 0.0 => {
@@ -538,10 +551,12 @@ impl JobEngine {
     fn stop(&mut self, i: usize, now: u64) {
         let Some(job) = self.jobs.get(i) else { return };
         let pair_key = job.key.pair();
+        let pair_id = job.pair_id;
         let last_seen = job.last_seen;
         let period = job.reference.map_or(0, |c| c.period_us);
         // The pair is silent when none of its jobs made a request after this one's next was due.
-        let pair_last = self.jobs.iter().filter(|j| j.key.pair() == pair_key).map(|j| j.last_seen).max().unwrap_or(0);
+        let pair_last =
+            self.jobs_of_pair(pair_id).filter_map(|k| self.jobs.get(k)).map(|j| j.last_seen).max().unwrap_or(0);
         let pair_silent = pair_last <= last_seen.saturating_add(period);
         let already = self.pairs.get(&pair_key).is_some_and(|p| p.silent_incident);
         if let Some(job) = self.jobs.get_mut(i) {
@@ -558,7 +573,7 @@ impl JobEngine {
         if pair_silent {
             for other in &self.jobs {
                 if other.id != job.id
-                    && other.key.pair() == pair_key
+                    && other.pair_id == pair_id
                     && other.reference.is_some()
                     && !matches!(other.state, JobState::Stopped | JobState::Retired)
                 {
@@ -763,7 +778,7 @@ impl JobEngine {
                 && k.master == reverse.master
                 && k.outstation == reverse.outstation
         });
-        let pair = self.pairs.entry(key.pair()).or_default();
+        let pair = pair_mut(&mut self.pairs, key.pair());
         let new_pair = !pair.known && !reverse_known;
         if new_pair && !enforcing {
             pair.known = true;
@@ -784,6 +799,8 @@ impl JobEngine {
         self.next_id += 1;
         let text = signature::describe(t);
         let mut job = Job::new(id, key, text, t, ts, self.cfg.period);
+        job.pair_id = pair_mut(&mut self.pairs, key.pair()).id;
+        self.pair_of.push(job.pair_id);
         job.master_name = self.rules.describe(key.master);
         job.outstation_name = self.rules.describe(key.outstation);
         job.overrides = self.rules.thresholds(t);
@@ -858,7 +875,7 @@ impl JobEngine {
         if job.is_command() {
             // Commands are judged by `oversee`.
         } else if !new_pair && !self.learning {
-            let pair = self.pairs.entry(pair_key).or_default();
+            let pair = pair_mut(&mut self.pairs, pair_key);
             let due = pair.last_new_job_alert.is_none_or(|t| now.saturating_sub(t) >= self.cfg.novelty_interval_us);
             if due {
                 let folded = std::mem::take(&mut pair.new_jobs_folded);
@@ -1129,7 +1146,7 @@ impl JobEngine {
             return;
         }
         let Some(pair_key) = self.jobs.get(i).map(|j| j.key.pair()) else { return };
-        if !self.command_incident_open(&pair_key, req) && !self.substituted(i, &pair_key, substitute_window) {
+        if !self.command_incident_open(&pair_key, req) && !self.substituted(i, substitute_window) {
             events.append(&mut timing_alerts);
         }
     }
@@ -1192,15 +1209,20 @@ impl JobEngine {
         }
     }
 
+    /// The indices of the jobs of pair `pair_id`.
+    fn jobs_of_pair(&self, pair_id: u32) -> impl Iterator<Item = usize> + '_ {
+        self.pair_of.iter().enumerate().filter(move |(_, &p)| p == pair_id).map(|(k, _)| k)
+    }
+
     /// Whether another job of the same pair made a request in `window` (a poll that stood in
     /// for the missed one).
-    fn substituted(&self, i: usize, pair: &PairKey, window: (u64, u64)) -> bool {
+    fn substituted(&self, i: usize, window: (u64, u64)) -> bool {
         let (from, to) = window;
         let Some(missed) = self.jobs.get(i) else { return false };
         from < to
-            && self.jobs.iter().enumerate().any(|(k, j)| {
+            && self.jobs_of_pair(missed.pair_id).any(|k| {
+                let Some(j) = self.jobs.get(k) else { return false };
                 k != i
-                    && j.key.pair() == *pair
                     && j.function_code == missed.function_code
                     && ((j.last_seen >= from && j.last_seen <= to) || (j.prev_seen >= from && j.prev_seen <= to))
                     && signature::covers(&j.text.key, &missed.text.key)
@@ -1218,12 +1240,11 @@ impl JobEngine {
     /// Returns the indices whose cycle changed (their next job event shows it).
     fn recompute_cycles(&mut self, i: usize) {
         let Some(job) = self.jobs.get(i) else { return };
-        let pair = job.key.pair();
+        let pair_id = job.pair_id;
         let members: Vec<(usize, u64, Cadence)> = self
-            .jobs
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j.key.pair() == pair && !matches!(j.state, JobState::Retired))
+            .jobs_of_pair(pair_id)
+            .filter_map(|k| self.jobs.get(k).map(|j| (k, j)))
+            .filter(|(_, j)| !matches!(j.state, JobState::Retired))
             .filter_map(|(k, j)| j.reference.map(|c| (k, j.id, c)))
             .collect();
         for &(k, _, c) in &members {

@@ -253,10 +253,14 @@ pub struct Job {
     /// The cadence classification last reported in a job event.
     pub reported_periodic: Option<bool>,
     pub function_code: u16,
+    /// The engine's number of its master–outstation pair.
+    pub pair_id: u32,
     /// The cadence it is held to (learned, or from the baseline); `None`: not enforced.
     pub reference: Option<Cadence>,
     /// Response times above this raise `response_slow`.
     pub response_limit_us: Option<u64>,
+    /// Silence after which it is stopped, from the baseline (else derived from the period).
+    pub stop_after_us: Option<u64>,
     pub failures: u64,
     pub tracker: Tracker,
     pub incidents: Incidents,
@@ -268,8 +272,6 @@ pub struct Job {
     pub key: JobKey,
     pub text: Describe,
     pub first_seen: u64,
-    /// Silence after which it is stopped, from the baseline (else derived from the period).
-    pub stop_after_us: Option<u64>,
     /// Share of failed transactions while learning (a job that always fails is not news).
     pub learned_failure_ratio: Option<f64>,
     pub cycle: Option<(u64, usize)>,
@@ -295,6 +297,7 @@ impl Job {
     ) -> Job {
         Job {
             met: Met::new(t.flow.flow_id, key.sig, key.master, key.port),
+            pair_id: u32::MAX,
             id,
             key,
             text,

@@ -261,6 +261,9 @@ pub struct PeriodEstimator {
     /// `cfg.window` and `cfg.recompute_every`, kept here with the ring they govern.
     window: usize,
     recompute_every: usize,
+    /// Whether an irregular request re-analyses the recent window at once (see
+    /// [`PeriodEstimator::set_prompt_recent`]; read on every enforced poll).
+    prompt_recent: bool,
     primary: Option<PeriodEstimate>,
     cadence: Cadence,
     cfg: PeriodConfig,
@@ -271,9 +274,6 @@ pub struct PeriodEstimator {
     off_grid: VecDeque<u64>,
     off_grid_capacity: usize,
     scratch: Scratch,
-    /// Whether an irregular request re-analyses the recent window at once (see
-    /// [`PeriodEstimator::set_prompt_recent`]).
-    prompt_recent: bool,
 }
 
 impl Default for PeriodEstimator {
