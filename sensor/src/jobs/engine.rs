@@ -551,12 +551,10 @@ impl JobEngine {
     fn stop(&mut self, i: usize, now: u64) {
         let Some(job) = self.jobs.get(i) else { return };
         let pair_key = job.key.pair();
-        let pair_id = job.pair_id;
         let last_seen = job.last_seen;
         let period = job.reference.map_or(0, |c| c.period_us);
         // The pair is silent when none of its jobs made a request after this one's next was due.
-        let pair_last =
-            self.jobs_of_pair(pair_id).filter_map(|k| self.jobs.get(k)).map(|j| j.last_seen).max().unwrap_or(0);
+        let pair_last = self.pair_mates(i).filter_map(|k| self.jobs.get(k)).map(|j| j.last_seen).max().unwrap_or(0);
         let pair_silent = pair_last <= last_seen.saturating_add(period);
         let already = self.pairs.get(&pair_key).is_some_and(|p| p.silent_incident);
         if let Some(job) = self.jobs.get_mut(i) {
@@ -571,9 +569,8 @@ impl JobEngine {
         let Some(job) = self.jobs.get(i) else { return };
         let mut others: Vec<String> = Vec::new();
         if pair_silent {
-            for other in &self.jobs {
+            for other in self.pair_mates(i).filter_map(|k| self.jobs.get(k)) {
                 if other.id != job.id
-                    && other.pair_id == pair_id
                     && other.reference.is_some()
                     && !matches!(other.state, JobState::Stopped | JobState::Retired)
                 {
@@ -799,8 +796,6 @@ impl JobEngine {
         self.next_id += 1;
         let text = signature::describe(t);
         let mut job = Job::new(id, key, text, t, ts, self.cfg.period);
-        job.pair_id = pair_mut(&mut self.pairs, key.pair()).id;
-        self.pair_of.push(job.pair_id);
         job.master_name = self.rules.describe(key.master);
         job.outstation_name = self.rules.describe(key.outstation);
         job.overrides = self.rules.thresholds(t);
@@ -835,6 +830,7 @@ impl JobEngine {
         }
         self.out.extend(job_event(&job, now.max(ts), self.cfg.job_events));
         let i = self.jobs.len();
+        self.pair_of.push(pair_mut(&mut self.pairs, key.pair()).id);
         self.jobs.push(job);
         let (jobs, hasher) = (&self.jobs, &self.key_hasher);
         self.by_key.insert_unique(hasher.hash_one(key), i as u32, |&k| {
@@ -1209,9 +1205,10 @@ impl JobEngine {
         }
     }
 
-    /// The indices of the jobs of pair `pair_id`.
-    fn jobs_of_pair(&self, pair_id: u32) -> impl Iterator<Item = usize> + '_ {
-        self.pair_of.iter().enumerate().filter(move |(_, &p)| p == pair_id).map(|(k, _)| k)
+    /// The indices of the jobs of job `i`'s pair, `i` included.
+    fn pair_mates(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let pair = self.pair_of.get(i).copied();
+        self.pair_of.iter().enumerate().filter(move |(_, &p)| Some(p) == pair).map(|(k, _)| k)
     }
 
     /// Whether another job of the same pair made a request in `window` (a poll that stood in
@@ -1220,7 +1217,7 @@ impl JobEngine {
         let (from, to) = window;
         let Some(missed) = self.jobs.get(i) else { return false };
         from < to
-            && self.jobs_of_pair(missed.pair_id).any(|k| {
+            && self.pair_mates(i).any(|k| {
                 let Some(j) = self.jobs.get(k) else { return false };
                 k != i
                     && j.function_code == missed.function_code
@@ -1239,10 +1236,8 @@ impl JobEngine {
     /// larger of their tolerances); a group of two or more is a cycle named by its lowest id.
     /// Returns the indices whose cycle changed (their next job event shows it).
     fn recompute_cycles(&mut self, i: usize) {
-        let Some(job) = self.jobs.get(i) else { return };
-        let pair_id = job.pair_id;
         let members: Vec<(usize, u64, Cadence)> = self
-            .jobs_of_pair(pair_id)
+            .pair_mates(i)
             .filter_map(|k| self.jobs.get(k).map(|j| (k, j)))
             .filter(|(_, j)| !matches!(j.state, JobState::Retired))
             .filter_map(|(k, j)| j.reference.map(|c| (k, j.id, c)))

@@ -253,8 +253,6 @@ pub struct Job {
     /// The cadence classification last reported in a job event.
     pub reported_periodic: Option<bool>,
     pub function_code: u16,
-    /// The engine's number of its master–outstation pair.
-    pub pair_id: u32,
     /// The cadence it is held to (learned, or from the baseline); `None`: not enforced.
     pub reference: Option<Cadence>,
     /// Response times above this raise `response_slow`.
@@ -297,7 +295,6 @@ impl Job {
     ) -> Job {
         Job {
             met: Met::new(t.flow.flow_id, key.sig, key.master, key.port),
-            pair_id: u32::MAX,
             id,
             key,
             text,

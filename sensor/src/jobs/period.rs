@@ -119,18 +119,20 @@ const STAY: Thresholds = Thresholds { coverage: 0.6, purity: 0.4, sigma_ratio: 0
 
 /// Tuning of a [`PeriodEstimator`]. The defaults need no changing for polls from 1 ms to hours;
 /// out-of-range values are clamped (see each field).
+/// `repr(C)`: the two fields a steady poll reads lead, so they share the estimator's grid line.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
 pub struct PeriodConfig {
     /// Request times kept and analysed (8..=4096; default 64).
     pub window: usize,
+    /// Once the ring is full, re-analyse every this many requests (1..=`window`; default 8).
+    pub recompute_every: usize,
     /// Most recent requests analysed by [`PeriodEstimator::recent_estimate`]
     /// (`min_intervals + 1..=window`; default 16).
     pub recent_window: usize,
     /// On-time intervals of exactly one period needed before a period is claimed
     /// (2..`window`; default 5).
     pub min_intervals: usize,
-    /// Once the ring is full, re-analyse every this many requests (1..=`window`; default 8).
-    pub recompute_every: usize,
     /// On-time tolerance: this many times the jitter (p95 deviation)... (finite, ≥ 0; default 3)
     pub tolerance_jitter_factor: f64,
     /// ...at least this fraction of the period... (0..=0.5; default 0.02)
@@ -249,8 +251,9 @@ impl PeriodEstimate {
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct PeriodEstimator {
-    // What a steady poll touches, in the first three cache lines (see [`super::job::Job`]'s
-    // layout): the ring and its counters, the two tuning values it reads, the estimate.
+    // What a steady poll touches, first (see [`super::job::Job`]'s layout): the ring and its
+    // counters, the grid, the two tuning values it reads (the first fields of `cfg`), the
+    // prompt flag, the estimate.
     last_ts: Option<u64>,
     samples: u64,
     since_recompute: usize,
@@ -258,15 +261,12 @@ pub struct PeriodEstimator {
     times: VecDeque<u64>,
     /// The online position on the primary grid.
     tracker: Tracker,
-    /// `cfg.window` and `cfg.recompute_every`, kept here with the ring they govern.
-    window: usize,
-    recompute_every: usize,
+    cfg: PeriodConfig,
     /// Whether an irregular request re-analyses the recent window at once (see
     /// [`PeriodEstimator::set_prompt_recent`]; read on every enforced poll).
     prompt_recent: bool,
     primary: Option<PeriodEstimate>,
     cadence: Cadence,
-    cfg: PeriodConfig,
     secondary_periodic: bool,
     ignored: u64,
     recent: Option<PeriodEstimate>,
@@ -289,8 +289,6 @@ impl PeriodEstimator {
         let off_grid_capacity = (cfg.window / 2).max(cfg.min_intervals + 2);
         PeriodEstimator {
             cfg,
-            window: cfg.window,
-            recompute_every: cfg.recompute_every,
             times: VecDeque::with_capacity(cfg.window),
             off_grid: VecDeque::with_capacity(off_grid_capacity),
             off_grid_capacity,
@@ -312,7 +310,6 @@ impl PeriodEstimator {
     /// irregular request still triggers the cheap recent analysis at once.
     pub fn set_recompute_every(&mut self, n: usize) {
         self.cfg.recompute_every = n.clamp(1, self.cfg.window.saturating_mul(16));
-        self.recompute_every = self.cfg.recompute_every;
     }
 
     /// Re-analyses the window now (before its estimate is read for good: the end of learning,
@@ -339,7 +336,7 @@ impl PeriodEstimator {
         }
         self.last_ts = Some(ts_us);
         self.samples = self.samples.saturating_add(1);
-        if self.times.len() >= self.window {
+        if self.times.len() >= self.cfg.window {
             self.times.pop_front();
         }
         self.times.push_back(ts_us);
@@ -367,8 +364,8 @@ impl PeriodEstimator {
         self.since_recompute += 1;
         // Until a cadence is found every request is analysed; after that, every
         // `recompute_every` requests, plus the cheap recent analysis for an irregular one.
-        let filling = self.samples <= self.window as u64 && self.primary.is_none();
-        if filling || self.since_recompute >= self.recompute_every {
+        let filling = self.samples <= self.cfg.window as u64 && self.primary.is_none();
+        if filling || self.since_recompute >= self.cfg.recompute_every {
             self.recompute();
         } else if self.prompt_recent
             && self.primary.is_some()
@@ -392,7 +389,7 @@ impl PeriodEstimator {
         }
         self.last_ts = Some(ts_us);
         self.samples = self.samples.saturating_add(1);
-        if self.times.len() >= self.window {
+        if self.times.len() >= self.cfg.window {
             self.times.pop_front();
         }
         self.times.push_back(ts_us);
@@ -402,7 +399,7 @@ impl PeriodEstimator {
             self.tracker.alt = None;
         }
         self.since_recompute += 1;
-        if self.since_recompute >= self.recompute_every {
+        if self.since_recompute >= self.cfg.recompute_every {
             self.recompute();
         }
     }
@@ -412,10 +409,7 @@ impl PeriodEstimator {
     /// ask yet (a job still being learned) saves those analyses; the recent window is then
     /// analysed with the whole window only.
     pub fn set_prompt_recent(&mut self, prompt: bool) {
-        // Written only on a change: the flag sits far from what a steady poll touches.
-        if self.prompt_recent != prompt {
-            self.prompt_recent = prompt;
-        }
+        self.prompt_recent = prompt;
     }
 
     /// Whether the last request fed made the whole window be re-analysed.

@@ -10,7 +10,7 @@
 //! job keeps in its first cache line (the one a transaction updates anyway); the job table is
 //! asked only on a miss. The memo itself is 4 KiB of job indices: it stays in the L1 cache.
 
-use super::signature::SigKey;
+use super::signature::{ip_bits, SigKey};
 use std::net::IpAddr;
 
 /// Slots (a power of two): a few hundred jobs fit with few collisions.
@@ -28,14 +28,11 @@ pub struct Met {
 }
 
 impl Met {
-    /// `master` is an IPv4 address as its IPv4-mapped IPv6 form: the two ends of one
-    /// connection are of one family, so this never makes two masters of a connection equal.
+    /// `master` as [`ip_bits`]: the two ends of one connection are of one family, so this
+    /// never makes two masters of a connection equal.
     #[inline]
     pub fn new(flow_id: u64, sig: SigKey, master: IpAddr, port: u16) -> Met {
-        let bits = match master {
-            IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-            IpAddr::V6(v6) => u128::from(v6),
-        };
+        let bits = ip_bits(master);
         Met { flow_id, sig, master: [(bits >> 64) as u64, bits as u64], port }
     }
 }

@@ -73,15 +73,20 @@ impl Hash for JobKey {
     }
 }
 
+/// An address as one integer, IPv4 in its IPv4-mapped IPv6 form: compared and hashed as
+/// whole words. (The two forms of one IPv4 address are equal here, so it is used only where
+/// both ends of a comparison are of one family, or as a hash input.)
+pub fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
 /// An address folded into one word (a hash input only: equal addresses give equal words).
 fn ip_word(ip: IpAddr) -> u64 {
-    match ip {
-        IpAddr::V4(v4) => u64::from(u32::from(v4)) | 1 << 63,
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            (bits >> 64) as u64 ^ bits as u64
-        }
-    }
+    let bits = ip_bits(ip);
+    (bits >> 64) as u64 ^ bits as u64
 }
 
 /// String equality by address first, then inline (protocol names are a few bytes: cheaper
