@@ -251,9 +251,9 @@ impl PeriodEstimate {
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct PeriodEstimator {
-    // What a steady poll touches, first (see [`super::job::Job`]'s layout): the ring and its
-    // counters, the grid, the two tuning values it reads (the first fields of `cfg`), the
-    // prompt flag, the estimate.
+    // What a steady poll touches, first (see [`super::job::Job`]'s layout), in two cache
+    // lines: the ring and its counters; the grid, the prompt flag and the two tuning values
+    // it reads (the first fields of `cfg`).
     last_ts: Option<u64>,
     samples: u64,
     since_recompute: usize,
@@ -261,10 +261,10 @@ pub struct PeriodEstimator {
     times: VecDeque<u64>,
     /// The online position on the primary grid.
     tracker: Tracker,
-    cfg: PeriodConfig,
     /// Whether an irregular request re-analyses the recent window at once (see
-    /// [`PeriodEstimator::set_prompt_recent`]; read on every enforced poll).
+    /// [`PeriodEstimator::set_prompt_recent`]; set on every enforced poll).
     prompt_recent: bool,
+    cfg: PeriodConfig,
     primary: Option<PeriodEstimate>,
     cadence: Cadence,
     secondary_periodic: bool,
@@ -394,10 +394,10 @@ impl PeriodEstimator {
         }
         self.times.push_back(ts_us);
         // The caller vouches that it is on time: the grid moves to it, as an on-time step would.
-        if self.primary.is_some() {
-            self.tracker.anchor = Some(ts_us);
-            self.tracker.alt = None;
-        }
+        // (Without a primary cadence the grid is unused, and replaced by the analysis that
+        // finds one: moving it regardless spares reading the estimate.)
+        self.tracker.anchor = Some(ts_us);
+        self.tracker.alt = None;
         self.since_recompute += 1;
         if self.since_recompute >= self.cfg.recompute_every {
             self.recompute();
@@ -1111,5 +1111,25 @@ mod tests {
         assert!(est.off_grid.len() <= est.off_grid_capacity);
         assert!(est.scratch.intervals.capacity() <= est.cfg.window);
         assert!(est.scratch.hits.capacity() <= est.cfg.window);
+    }
+
+    /// What [`PeriodEstimator::record_steady`] reads and writes fits in the estimator's first
+    /// two cache lines (the ring's own slot aside).
+    #[test]
+    fn a_steady_record_touches_two_lines() {
+        use std::mem::{offset_of, size_of};
+        let cfg = offset_of!(PeriodEstimator, cfg);
+        for end in [
+            offset_of!(PeriodEstimator, last_ts) + size_of::<Option<u64>>(),
+            offset_of!(PeriodEstimator, samples) + size_of::<u64>(),
+            offset_of!(PeriodEstimator, since_recompute) + size_of::<usize>(),
+            offset_of!(PeriodEstimator, times) + size_of::<VecDeque<u64>>(),
+            offset_of!(PeriodEstimator, tracker) + size_of::<Tracker>(),
+            offset_of!(PeriodEstimator, prompt_recent) + size_of::<bool>(),
+            cfg + offset_of!(PeriodConfig, window) + size_of::<usize>(),
+            cfg + offset_of!(PeriodConfig, recompute_every) + size_of::<usize>(),
+        ] {
+            assert!(end <= 128, "a field ends at {end}");
+        }
     }
 }
