@@ -102,6 +102,15 @@ impl Tracker {
             return Fit::Stale;
         }
         let dt = ts - anchor;
+        // Nearly every request is the next slot's, on time: judged without a division (the
+        // window being under half the period, this is the nearest slot, as below).
+        if dt.abs_diff(p) <= tol {
+            self.last_deviation_us = dt.abs_diff(p);
+            self.anchor = Some(ts);
+            self.filled = 0;
+            self.last_late = None;
+            return Fit::OnTime { missed: 0 };
+        }
         // The nearest slot, and the slot the request came after.
         let nearest = (dt + p / 2) / p;
         let residual = dt as i128 - i128::from(nearest) * i128::from(p);
@@ -192,6 +201,29 @@ mod tests {
         let fits = run(&[0, 300_000, 1_000_000]);
         assert_eq!(fits[1], Fit::Early);
         assert_eq!(fits[2], Fit::OnTime { missed: 0 });
+    }
+
+    /// The next slot's shortcut gives what the nearest-slot rule gives, edges of the window
+    /// included, for periods odd and even and windows narrow and wide.
+    #[test]
+    fn the_next_slot_shortcut_agrees_with_the_nearest_slot_rule() {
+        for (period_us, tolerance_us) in [(1, 0), (2, 1), (7, 3), (1_000, 10), (1_001, 600), (999_999, 50_000)] {
+            let c = Cadence { period_us, tolerance_us };
+            let (p, tol) = (period_us, c.window_us());
+            for dt in (1..=3 * p).filter(|&dt| dt < 40 || dt.abs_diff(p) <= tol + 2 || dt % 997 == 0) {
+                let mut t = Tracker::default();
+                t.observe(c, 1_000);
+                let fit = t.observe(c, 1_000 + dt);
+                let nearest = (dt + p / 2) / p;
+                let residual = dt.abs_diff(nearest * p);
+                if nearest >= 1 && residual <= tol {
+                    assert_eq!(fit, Fit::OnTime { missed: nearest - 1 }, "period {p}, dt {dt}");
+                    assert_eq!(t.last_deviation_us(), residual);
+                } else {
+                    assert_ne!(fit, Fit::OnTime { missed: 0 }, "period {p}, dt {dt}");
+                }
+            }
+        }
     }
 
     #[test]
