@@ -264,10 +264,11 @@ pub struct Incidents {
 #[derive(Debug)]
 #[repr(C)]
 pub struct Job {
-    // Line 1: who does what on which connection (what the memo of recent jobs checks) and
-    // the count every transaction updates.
+    // Line 1: who does what on which connection (what the memo of recent jobs checks), the
+    // count every transaction updates and the id it stamps on each.
     pub met: Met,
     pub count: u64,
+    pub id: u64,
     // Line 2: when it ran, and what it is held to.
     pub last_seen: u64,
     /// The request before the latest one (for messages).
@@ -290,11 +291,10 @@ pub struct Job {
     pub tracker: Tracker,
     /// Response times above this raise `response_slow`.
     pub response_limit_us: Option<u64>,
-    // Line 4: the job's id (stamped on each transaction), its open incidents, and the start
-    // of the sample buffer.
-    pub id: u64,
-    pub incidents: Incidents,
+    // Line 4: the sample buffer's flag, histograms and counts, and its first samples.
     pub dist: Distributions,
+    /// Open incidents (read by enforced polls only: not in the lines a learning poll reads).
+    pub incidents: Incidents,
     pub estimator: PeriodEstimator,
     // What only failures, alerts, events and baselines read.
     /// The longest run of failures so far.
@@ -537,9 +537,9 @@ mod layout {
         assert!(offset_of!(Job, count) + size_of::<u64>() <= 64, "count at {}", offset_of!(Job, count));
     }
 
-    /// A steady poll's own state: when it ran and what it is held to in the second line, the
-    /// grid and the response time limit in the third, the id and open incidents in the fourth
-    /// (with the sample buffer's flag).
+    /// A steady poll's own state: the id in the first line, when it ran and what it is held
+    /// to in the second, the grid and the response time limit in the third, the sample
+    /// buffer from the fourth.
     #[test]
     fn a_steady_poll_reads_three_more_lines() {
         let line = |offset: usize, size: usize| (offset / 64, (offset + size - 1) / 64);
@@ -558,11 +558,9 @@ mod layout {
         {
             assert_eq!(line(offset, size), (2, 2), "field at {offset}");
         }
-        for (offset, size) in
-            [(offset_of!(Job, id), size_of::<u64>()), (offset_of!(Job, incidents), size_of::<Incidents>())]
-        {
-            assert_eq!(line(offset, size), (3, 3), "field at {offset}");
-        }
+        assert_eq!(line(offset_of!(Job, id), size_of::<u64>()), (0, 0));
+        // The sample buffer's flag, histograms and counts (what a record reads) open line 4.
+        assert_eq!(offset_of!(Job, dist), 3 * 64);
     }
 
     /// What only alerts, events and baselines read comes after what a steady poll touches.
