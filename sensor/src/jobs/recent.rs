@@ -127,8 +127,8 @@ impl RecentJobs {
         let Ok(job) = u32::try_from(job) else { return };
         let (set, tag) = Self::place(met);
         let Some(set) = self.sets.get_mut(set) else { return };
-        // An entry of the same tag (this job on an earlier connection, most likely) goes;
-        // else the oldest.
+        // An entry of the same tag goes (most likely this very connection and signature, gone
+        // stale while the job ran on another connection); else the oldest.
         let gone = set.tags.iter().position(|&t| t == tag).unwrap_or(WAYS - 1);
         set.tags.copy_within(0..gone, 1);
         set.jobs.copy_within(0..gone, 1);

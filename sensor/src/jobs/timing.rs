@@ -90,6 +90,16 @@ impl Tracker {
         }
     }
 
+    /// An on-time request `deviation_us` from its slot, after `missed` absent polls: the grid
+    /// moves to it.
+    fn on_time(&mut self, ts: u64, deviation_us: u64, missed: u64) -> Fit {
+        self.last_deviation_us = deviation_us;
+        self.anchor = Some(ts);
+        self.filled = 0;
+        self.last_late = None;
+        Fit::OnTime { missed }
+    }
+
     /// Places one request on the grid.
     pub fn observe(&mut self, c: Cadence, ts: u64) -> Fit {
         let p = c.period_us.max(1);
@@ -105,22 +115,13 @@ impl Tracker {
         // Nearly every request is the next slot's, on time: judged without a division (the
         // window being under half the period, this is the nearest slot, as below).
         if dt.abs_diff(p) <= tol {
-            self.last_deviation_us = dt.abs_diff(p);
-            self.anchor = Some(ts);
-            self.filled = 0;
-            self.last_late = None;
-            return Fit::OnTime { missed: 0 };
+            return self.on_time(ts, dt.abs_diff(p), 0);
         }
         // The nearest slot, and the slot the request came after.
         let nearest = (dt + p / 2) / p;
-        let residual = dt as i128 - i128::from(nearest) * i128::from(p);
-        if nearest >= 1 && residual.unsigned_abs() <= u128::from(tol) {
-            let missed = (nearest - 1).saturating_sub(self.filled);
-            self.last_deviation_us = u64::try_from(residual.unsigned_abs()).unwrap_or(u64::MAX);
-            self.anchor = Some(ts);
-            self.filled = 0;
-            self.last_late = None;
-            return Fit::OnTime { missed };
+        let residual = dt.abs_diff(nearest * p);
+        if nearest >= 1 && residual <= tol {
+            return self.on_time(ts, residual, (nearest - 1).saturating_sub(self.filled));
         }
         let after = dt / p;
         if after == 0 {
