@@ -28,8 +28,6 @@ impl InFlight for Pipeline {
 pub struct Monitor {
     pipeline: Pipeline,
     engine: JobEngine,
-    /// Events of the pipeline not yet seen by the engine (kept to reuse its allocation).
-    scratch: Vec<Event>,
     out: Vec<Event>,
     /// When the engine's deadlines are next judged (0: at the first packet).
     next_clock: Timestamp,
@@ -52,7 +50,6 @@ impl Monitor {
             pipeline: Pipeline::new(config),
             engine: JobEngine::new(engine, mode, Arc::clone(&rules)),
             rules,
-            scratch: Vec::new(),
             out: Vec::new(),
             next_clock: Timestamp(0),
             jobs_enabled: true,
@@ -172,29 +169,37 @@ impl Monitor {
     }
 
     /// Hands the pipeline's new events to the engine, transactions first and then what the
-    /// engine concluded from each.
+    /// engine concluded from each. The events are judged where they land in the output
+    /// buffer: a transaction is not moved once more on its way out, and the engine's
+    /// conclusions (rare) are spliced in behind it.
     fn absorb(&mut self) {
+        let start = self.out.len();
+        self.pipeline.take_events_into(&mut self.out);
         if !self.jobs_enabled {
-            self.pipeline.take_events_into(&mut self.out);
             return;
         }
-        self.pipeline.take_events_into(&mut self.scratch);
         let excuse_until = self.engine.last_gap_end().map(|end| end.plus_micros(self.response_timeout_us));
-        for mut event in self.scratch.drain(..) {
-            match &mut event {
+        let mut i = start;
+        while let Some(event) = self.out.get_mut(i) {
+            match event {
                 Event::Transaction(t) => {
                     self.engine.on_transaction(t, &self.pipeline);
-                    self.out.push(event);
+                    i += 1;
                     if self.engine.has_output() {
-                        self.out.extend(self.engine.drain());
+                        let before = self.out.len();
+                        self.out.splice(i..i, self.engine.drain());
+                        i += self.out.len() - before;
                     }
                 }
                 // Answers to requests the capture gap swallowed come back unmatched: part of
                 // the gap's `sensor_health` incident (still counted in `stats`).
                 Event::Alert(a)
                     if excuse_until.is_some_and(|until| a.timestamp <= until)
-                        && a.anomaly.is_some_and(|id| id.ends_with(".unmatched_response")) => {}
-                _ => self.out.push(event),
+                        && a.anomaly.is_some_and(|id| id.ends_with(".unmatched_response")) =>
+                {
+                    self.out.remove(i);
+                }
+                _ => i += 1,
             }
         }
     }
