@@ -583,6 +583,8 @@ struct Scratch {
     intervals: Vec<u64>,
     /// `(interval, slots)` of each on-time request of the current fit.
     hits: Vec<(u64, u64)>,
+    /// The same, of a candidate being tried against the best so far.
+    trial: Vec<(u64, u64)>,
     residuals: Vec<f64>,
     candidates: Vec<f64>,
 }
@@ -592,6 +594,7 @@ impl Scratch {
         Scratch {
             intervals: Vec::with_capacity(window),
             hits: Vec::with_capacity(window),
+            trial: Vec::with_capacity(window),
             residuals: Vec::with_capacity(window),
             candidates: Vec::with_capacity(MAX_CANDIDATES),
         }
@@ -849,29 +852,29 @@ fn analyse(times: &[u64], cfg: &PeriodConfig, scratch: &mut Scratch, th: Thresho
         tracker: Tracker::default(),
     };
 
-    // Pass 1: score each candidate with a wide tolerance.
+    // Pass 1: score each candidate with a wide tolerance. The best one's on-time intervals
+    // stay in `hits` (each candidate is fitted into `trial`, swapped in when it leads).
     let mut best: Option<(Fit, f64)> = None;
     for &c in &scratch.candidates {
         let grid = Grid::new(c, PASS1_TOL_RATIO * c);
-        let f = fit(times, &grid, &mut scratch.hits);
+        let f = fit(times, &grid, &mut scratch.trial);
         let better = match &best {
             None => true,
             Some((b, bc)) => f.score() > b.score() || (f.score() == b.score() && c > *bc),
         };
         if better {
             best = Some((f, c));
+            std::mem::swap(&mut scratch.hits, &mut scratch.trial);
         }
     }
-    let Some((_, candidate)) = best else {
+    let Some((first, _)) = best else {
         return Some(aperiodic);
     };
-    // Re-run the winner to get its on-time intervals back into the scratch.
-    let first = fit(times, &Grid::new(candidate, PASS1_TOL_RATIO * candidate), &mut scratch.hits);
     if first.sum_k <= 0.0 {
         return Some(aperiodic);
     }
     let p1 = first.sum_d / first.sum_k;
-    let sigma1 = MAD_TO_SIGMA * residual_quantile(&scratch.hits, p1, &mut scratch.residuals, 0.5);
+    let sigma1 = MAD_TO_SIGMA * residual_quantiles(&scratch.hits, p1, &mut scratch.residuals).0;
     let tol2 =
         (FIT_TOL_SIGMAS * sigma1).max(FIT_TOL_FLOOR_RATIO * p1).max(FIT_TOL_FLOOR_US).min(FIT_TOL_CEIL_RATIO * p1);
 
@@ -881,8 +884,7 @@ fn analyse(times: &[u64], cfg: &PeriodConfig, scratch: &mut Scratch, th: Thresho
         return Some(aperiodic);
     }
     let period = second.sum_d / second.sum_k;
-    let mad = residual_quantile(&scratch.hits, period, &mut scratch.residuals, 0.5);
-    let jitter_p95 = quantile_sorted(&scratch.residuals, 0.95);
+    let (mad, jitter_p95) = residual_quantiles(&scratch.hits, period, &mut scratch.residuals);
     let sigma = MAD_TO_SIGMA * mad;
 
     let intervals = (times.len() - 1) as f64;
@@ -900,21 +902,24 @@ fn analyse(times: &[u64], cfg: &PeriodConfig, scratch: &mut Scratch, th: Thresho
     Some(Analysis { period, jitter_p95, mad, confidence: quality * maturity, periodic, tracker: second.tracker })
 }
 
-/// Fills `residuals` with the sorted |interval − k·period| of `hits`; returns quantile `q`.
-fn residual_quantile(hits: &[(u64, u64)], period: f64, residuals: &mut Vec<f64>, q: f64) -> f64 {
+/// The median and the 95th percentile (nearest rank) of |interval − k·period| over `hits`,
+/// selected in `residuals` rather than sorted; `(0, 0)` when there are none.
+fn residual_quantiles(hits: &[(u64, u64)], period: f64, residuals: &mut Vec<f64>) -> (f64, f64) {
     residuals.clear();
     residuals.extend(hits.iter().map(|&(d, k)| (d as f64 - k as f64 * period).abs()));
-    residuals.sort_unstable_by(f64::total_cmp);
-    quantile_sorted(residuals, q)
-}
-
-/// Nearest-rank quantile of sorted values; 0 when empty.
-fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+    let n = residuals.len();
+    if n == 0 {
+        return (0.0, 0.0);
     }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+    let rank = |q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+    let (r50, r95) = (rank(0.5), rank(0.95));
+    let (_, &mut median, above) = residuals.select_nth_unstable_by(r50, f64::total_cmp);
+    // The 95th is the (r95 − r50)-th smallest of those above the median.
+    let p95 = match r95.checked_sub(r50 + 1) {
+        Some(i) if i < above.len() => *above.select_nth_unstable_by(i, f64::total_cmp).1,
+        _ => median,
+    };
+    (median, p95)
 }
 
 /// Candidate periods from the sorted intervals (module docs, step 1).
@@ -1089,6 +1094,22 @@ mod tests {
         assert_eq!(est.cadence(), Cadence::Aperiodic, "{:?}", est.estimate());
     }
 
+    /// The selected quantiles are the nearest-rank ones of the sorted residuals, for every
+    /// size (odd, even, one) and with ties.
+    #[test]
+    fn residual_quantiles_select_what_sorting_gives() {
+        let mut residuals = Vec::new();
+        for n in 1..=70u64 {
+            let hits: Vec<(u64, u64)> = (0..n).map(|i| (1_000 + (i * 7_919) % 97 + (i % 3) * 500, 1 + i % 2)).collect();
+            let period = 1_010.0;
+            let mut sorted: Vec<f64> = hits.iter().map(|&(d, k)| (d as f64 - k as f64 * period).abs()).collect();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let nearest = |q: f64| sorted[((q * n as f64).ceil() as usize).clamp(1, n as usize) - 1];
+            assert_eq!(residual_quantiles(&hits, period, &mut residuals), (nearest(0.5), nearest(0.95)), "n = {n}");
+        }
+        assert_eq!(residual_quantiles(&[], 1_000.0, &mut residuals), (0.0, 0.0));
+    }
+
     #[test]
     fn candidates_dedupe_and_bound() {
         let mut out = Vec::new();
@@ -1134,6 +1155,7 @@ mod tests {
             assert!(scratch.intervals.capacity() <= est.cfg.window);
             assert!(scratch.hits.capacity() <= est.cfg.window);
             assert!(scratch.residuals.capacity() <= est.cfg.window);
+            assert!(scratch.trial.capacity() <= est.cfg.window);
         });
     }
 
