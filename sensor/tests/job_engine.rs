@@ -112,6 +112,35 @@ fn without_a_baseline_it_learns_then_enforces_and_the_end_is_not_a_stop() {
     assert!(established >= labels.jobs.len(), "{established} established of {} jobs", labels.jobs.len());
 }
 
+/// Without job events the engine keeps no interval or jitter distribution (nothing would read
+/// them); the alerts must not notice: the same alerts, byte for byte, as with every event
+/// written, learning and then enforcing on a capture with an anomaly of every kind.
+#[test]
+fn alerts_are_the_same_whichever_events_are_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = generate(tmp.path(), 6, "all");
+    let run = |events: &str| -> Vec<String> {
+        let path = dir.join(format!("{}.jsonl", events.replace(',', "-")));
+        let out = jobwatch()
+            .arg("-r")
+            .arg(dir.join("train.pcap"))
+            .arg("-r")
+            .arg(dir.join("test.pcap"))
+            .args(["--learn-window", "5m", "--events", events, "-o"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "run failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(&path).unwrap();
+        text.lines().filter(|l| l.contains(r#""event_type":"alert""#)).map(str::to_owned).collect()
+    };
+    let alone = run("alert");
+    let with_everything = run("transaction,job,alert,stats");
+    let timing = alone.iter().filter(|l| l.contains("job_late") || l.contains("job_stopped")).count();
+    assert!(timing > 0 && alone.len() > timing, "{} alerts, {timing} of timing", alone.len());
+    assert_eq!(alone, with_everything);
+}
+
 #[test]
 fn periods_are_inferred_within_two_percent() {
     let tmp = tempfile::tempdir().unwrap();

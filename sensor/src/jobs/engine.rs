@@ -77,7 +77,9 @@ pub struct EngineConfig {
     pub period_change_ratio: f64,
     pub period: PeriodConfig,
     /// Whether `job` events are built at all (off when none is written: their distribution
-    /// percentiles are the costliest part of a state change).
+    /// percentiles are the costliest part of a state change). Without them, and outside
+    /// `jobwatch learn`, nothing reads the interval and jitter distributions (alerts need the
+    /// response times alone), so they are not recorded.
     pub job_events: bool,
 }
 
@@ -157,6 +159,9 @@ pub struct JobEngine {
     /// Learning ends at this capture time ([`Mode::Auto`]).
     learn_until: Option<u64>,
     mode_learn_only: bool,
+    /// Whether intervals and jitters go into the jobs' distributions: only job events and
+    /// baselines read them (see [`EngineConfig::job_events`]).
+    timing_distributions: bool,
     baseline_jobs: HashMap<(PairKey, String), Known>,
     jobs: Vec<Job>,
     /// Job indices by key. Only the index is stored (the key lives in the job, hot, next to
@@ -194,6 +199,7 @@ impl JobEngine {
         let mut engine = JobEngine {
             learning: !matches!(mode, Mode::Enforce(_)),
             mode_learn_only: matches!(mode, Mode::Learn),
+            timing_distributions: cfg.job_events || matches!(mode, Mode::Learn),
             learn_until: None,
             baseline_jobs: HashMap::new(),
             jobs: Vec::new(),
@@ -722,7 +728,7 @@ impl JobEngine {
                 let previous = job.last_seen;
                 job.prev_seen = previous;
                 job.last_seen = job.last_seen.max(req);
-                if job.count > 1 {
+                if job.count > 1 && self.timing_distributions {
                     job.dist.record(Sample::Interval, req - previous);
                 }
                 // Enforced jobs feed their estimator once the grid has placed the request.
@@ -1086,7 +1092,7 @@ impl JobEngine {
         } else {
             job.estimator.observe(req);
         }
-        if let Fit::OnTime { .. } = fit {
+        if matches!(fit, Fit::OnTime { .. }) && self.timing_distributions {
             job.dist.record(Sample::Jitter, job.tracker.last_deviation_us());
         }
         if !enforcing {
