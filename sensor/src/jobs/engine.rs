@@ -159,9 +159,6 @@ pub struct JobEngine {
     /// Learning ends at this capture time ([`Mode::Auto`]).
     learn_until: Option<u64>,
     mode_learn_only: bool,
-    /// Whether intervals and jitters go into the jobs' distributions: only job events and
-    /// baselines read them (see [`EngineConfig::job_events`]).
-    timing_distributions: bool,
     baseline_jobs: HashMap<(PairKey, String), Known>,
     jobs: Vec<Job>,
     /// Job indices by key. Only the index is stored (the key lives in the job, hot, next to
@@ -199,7 +196,6 @@ impl JobEngine {
         let mut engine = JobEngine {
             learning: !matches!(mode, Mode::Enforce(_)),
             mode_learn_only: matches!(mode, Mode::Learn),
-            timing_distributions: cfg.job_events || matches!(mode, Mode::Learn),
             learn_until: None,
             baseline_jobs: HashMap::new(),
             jobs: Vec::new(),
@@ -660,6 +656,7 @@ impl JobEngine {
     ) {
         let request_ts = t.request_ts.map(|r| r.as_micros());
         let lost_to_gap = t.status == Status::NoResponse && request_ts.is_some_and(|r| self.in_capture_gap(r, now));
+        let timing_distributions = self.timing_distributions();
         let Some(job) = self.jobs.get_mut(index) else { return };
         t.job_id = Some(job.id);
         job.count += 1;
@@ -728,7 +725,7 @@ impl JobEngine {
                 let previous = job.last_seen;
                 job.prev_seen = previous;
                 job.last_seen = job.last_seen.max(req);
-                if job.count > 1 && self.timing_distributions {
+                if job.count > 1 && timing_distributions {
                     job.dist.record(Sample::Interval, req - previous);
                 }
                 // Enforced jobs feed their estimator once the grid has placed the request.
@@ -906,6 +903,12 @@ impl JobEngine {
 
     /// Commands are judged from their first occurrence, even while learning: a learning window
     /// must not make the first PLC stop or program download of a capture normal.
+    /// Whether intervals and jitters go into the jobs' distributions: only job events and
+    /// baselines read them (see [`EngineConfig::job_events`]).
+    fn timing_distributions(&self) -> bool {
+        self.cfg.job_events || self.mode_learn_only
+    }
+
     fn mode_learn_only_first_command(&self) -> bool {
         self.learning && !self.mode_learn_only
     }
@@ -1073,6 +1076,7 @@ impl JobEngine {
 
     /// Holds job `i` to its reference cadence for a request at `req`.
     fn enforce(&mut self, i: usize, req: u64, enforcing: bool, inflight: &dyn InFlight, events: &mut Vec<Event>) {
+        let timing_distributions = self.timing_distributions();
         let cfg = &self.cfg;
         let Some(job) = self.jobs.get_mut(i) else { return };
         let Some(c) = job.reference else { return };
@@ -1092,7 +1096,7 @@ impl JobEngine {
         } else {
             job.estimator.observe(req);
         }
-        if matches!(fit, Fit::OnTime { .. }) && self.timing_distributions {
+        if matches!(fit, Fit::OnTime { .. }) && timing_distributions {
             job.dist.record(Sample::Jitter, job.tracker.last_deviation_us());
         }
         if !enforcing {

@@ -134,12 +134,9 @@ impl Pending {
 
     /// The first `len` pending samples of `kind`.
     fn codes(&self, kind: Sample, len: usize) -> impl Iterator<Item = u16> + '_ {
-        let (pairs, jitters) = match kind {
-            Sample::Interval | Sample::Response => (self.pair.get(..len).unwrap_or(&self.pair[..]), &[][..]),
-            Sample::Jitter => (&[][..], self.jitter.get(..len).unwrap_or(&self.jitter[..])),
-        };
+        let (pairs, jitters) = if kind == Sample::Jitter { (0, len) } else { (len, 0) };
         let column = usize::from(kind == Sample::Response);
-        pairs.iter().map(move |p| p[column]).chain(jitters.iter().copied())
+        self.pair.iter().take(pairs).map(move |p| p[column]).chain(self.jitter.iter().take(jitters).copied())
     }
 }
 
@@ -643,6 +640,28 @@ mod bucket_codes {
             assert_eq!(floor, h.response.lowest_equivalent(u64::from(v)), "value {v}");
             assert!(h.response.equivalent(floor, u64::from(v)), "value {v}");
         }
+    }
+
+    /// The three kinds share a buffer (intervals and responses side by side, jitters apart):
+    /// each histogram gets its own kind's samples, across flushes, and no other's.
+    #[test]
+    fn each_kind_keeps_its_own_samples() {
+        let mut dist = Distributions::new();
+        for i in 0..600u64 {
+            dist.record(Sample::Interval, 1_000_000 + i);
+            dist.record(Sample::Response, 5_000 + i);
+            if i % 3 == 0 {
+                dist.record(Sample::Jitter, 100 + i);
+            }
+        }
+        let Some(kinds) = dist.read(|d| [&d.interval, &d.response, &d.jitter].map(|h| (h.len(), h.min(), h.max())))
+        else {
+            panic!("histograms released")
+        };
+        let Some(h) = Histograms::new() else { panic!("histograms") };
+        let expect =
+            |n: u64, lo: u64, hi: u64| (n, h.response.lowest_equivalent(lo), h.response.highest_equivalent(hi));
+        assert_eq!(kinds, [expect(600, 1_000_000, 1_000_599), expect(600, 5_000, 5_599), expect(200, 100, 697)]);
     }
 
     #[test]
