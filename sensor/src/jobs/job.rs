@@ -106,8 +106,6 @@ fn bucket_floor(code: u16) -> u64 {
 #[derive(Debug, Clone)]
 #[repr(C)]
 struct Pending {
-    /// How many wait, per [`Sample`] kind.
-    len: [u16; 3],
     /// The `i`-th interval and response of the job ([`bucket_code`]) side by side: every
     /// transaction records both (sixteen transactions to a cache line, and a flush of either
     /// reads the lines the other's flush, one transaction apart, reads too).
@@ -118,7 +116,7 @@ struct Pending {
 
 impl Default for Pending {
     fn default() -> Self {
-        Pending { len: [0; 3], pair: [[0; 2]; PENDING], jitter: [0; PENDING] }
+        Pending { pair: [[0; 2]; PENDING], jitter: [0; PENDING] }
     }
 }
 
@@ -140,13 +138,21 @@ impl Pending {
     }
 }
 
+/// A job's histograms and the samples waiting to go into them: one allocation, apart from
+/// the job's per-poll state (a record writes one line of it).
+#[derive(Debug, Clone)]
+struct Store {
+    hists: Histograms,
+    pending: Pending,
+}
+
 #[derive(Debug, Clone)]
 #[repr(C)]
 struct DistState {
-    /// `None` once the job is retired (its memory goes with it). Checked by every record:
-    /// first, beside the `RefCell`'s flag.
-    hists: Option<Box<Histograms>>,
-    pending: Pending,
+    /// How many samples wait, per [`Sample`] kind.
+    len: [u16; 3],
+    /// `None` once the job is retired (its memory goes with it).
+    store: Option<Box<Store>>,
 }
 
 impl DistState {
@@ -154,15 +160,16 @@ impl DistState {
     #[inline(never)]
     fn flush_kind(&mut self, kind: Sample) {
         let k = kind as usize;
-        let len = self.pending.len.get(k).map_or(0, |&l| usize::from(l));
-        if let Some(l) = self.pending.len.get_mut(k) {
+        let len = self.len.get(k).map_or(0, |&l| usize::from(l));
+        if let Some(l) = self.len.get_mut(k) {
             *l = 0;
         }
-        let Some(h) = self.hists.as_mut() else { return };
-        let h = h.of(kind);
+        let Some(store) = self.store.as_deref_mut() else { return };
+        let Store { hists, pending } = store;
+        let h = hists.of(kind);
         if h.is_empty() {
             // Sized once, by the first batch, with room to spare (see `Histograms::new`).
-            if let Some(max) = self.pending.codes(kind, len).max() {
+            if let Some(max) = pending.codes(kind, len).max() {
                 let high = bucket_floor(max).saturating_mul(HIST_HEADROOM).clamp(2, HIST_MAX_US);
                 if let Ok(mut sized) = Histogram::new_with_max(high, HIST_SIGFIG) {
                     sized.auto(true);
@@ -170,7 +177,7 @@ impl DistState {
                 }
             }
         }
-        for code in self.pending.codes(kind, len) {
+        for code in pending.codes(kind, len) {
             // In range already (clamped when buffered); saturating counts never fail.
             let _ = h.record(bucket_floor(code));
         }
@@ -203,17 +210,18 @@ pub struct Distributions(RefCell<DistState>);
 
 impl Distributions {
     fn new() -> Distributions {
-        Distributions(RefCell::new(DistState { pending: Pending::default(), hists: Histograms::new().map(Box::new) }))
+        let store = Histograms::new().map(|hists| Box::new(Store { hists, pending: Pending::default() }));
+        Distributions(RefCell::new(DistState { len: [0; 3], store }))
     }
 
     /// Records `v` µs (clamped into the histograms' range).
     pub fn record(&mut self, kind: Sample, v: u64) {
         let state = self.0.get_mut();
-        if state.hists.is_none() {
+        if state.store.is_none() {
             return;
         }
         let k = kind as usize;
-        let Some(&len) = state.pending.len.get(k) else { return };
+        let Some(&len) = state.len.get(k) else { return };
         let len = if usize::from(len) == PENDING {
             state.flush_kind(kind);
             0
@@ -222,9 +230,10 @@ impl Distributions {
         };
         // 1 µs to an hour: fits in 32 bits.
         let v = u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX);
-        if let Some(slot) = state.pending.slot(kind, usize::from(len)) {
+        let Some(store) = state.store.as_deref_mut() else { return };
+        if let Some(slot) = store.pending.slot(kind, usize::from(len)) {
             *slot = bucket_code(v);
-            if let Some(l) = state.pending.len.get_mut(k) {
+            if let Some(l) = state.len.get_mut(k) {
                 *l = len + 1;
             }
         }
@@ -233,8 +242,8 @@ impl Distributions {
     /// Frees the histograms (a retired job).
     pub fn release(&mut self) {
         let state = self.0.get_mut();
-        state.pending = Pending::default();
-        state.hists = None;
+        state.len = [0; 3];
+        state.store = None;
     }
 
     /// `f` of the histograms with every sample recorded, if they are still held.
@@ -243,9 +252,9 @@ impl Distributions {
         // already in the histograms rather than fail.
         if let Ok(mut state) = self.0.try_borrow_mut() {
             state.flush();
-            return state.hists.as_deref().map(f);
+            return state.store.as_deref().map(|s| f(&s.hists));
         }
-        self.0.try_borrow().ok()?.hists.as_deref().map(f)
+        self.0.try_borrow().ok()?.store.as_deref().map(|s| f(&s.hists))
     }
 }
 
@@ -327,10 +336,11 @@ pub struct Job {
     pub tracker: Tracker,
     /// Response times above this raise `response_slow`.
     pub response_limit_us: Option<u64>,
-    // Line 4: the sample buffer's flag, histograms and counts, and its first samples.
+    // Line 4: the sample counts and the pointer to the samples and histograms, and the open
+    // incidents (read by enforced polls only).
     pub dist: Distributions,
-    /// Open incidents (read by enforced polls only: not in the lines a learning poll reads).
     pub incidents: Incidents,
+    // Lines 5 to 7: the estimator's ring counters, estimate, and grid (see its layout).
     pub estimator: PeriodEstimator,
     // What only failures, alerts, events and baselines read.
     /// The longest run of failures so far.
@@ -575,7 +585,7 @@ mod layout {
 
     /// A steady poll's own state: the id in the first line, when it ran and what it is held
     /// to in the second, the grid and the response time limit in the third, the sample
-    /// buffer from the fourth.
+    /// counts and the incidents in the fourth, the estimator from the fifth.
     #[test]
     fn a_steady_poll_reads_three_more_lines() {
         let line = |offset: usize, size: usize| (offset / 64, (offset + size - 1) / 64);
@@ -595,8 +605,12 @@ mod layout {
             assert_eq!(line(offset, size), (2, 2), "field at {offset}");
         }
         assert_eq!(line(offset_of!(Job, id), size_of::<u64>()), (0, 0));
-        // The sample buffer's flag, histograms and counts (what a record reads) open line 4.
+        // The sample counts and store (what a record reads) and the incidents: line 4.
         assert_eq!(offset_of!(Job, dist), 3 * 64);
+        assert_eq!(line(offset_of!(Job, dist), size_of::<Distributions>()), (3, 3));
+        assert_eq!(line(offset_of!(Job, incidents), size_of::<Incidents>()), (3, 3));
+        // The estimator's steady lines follow at once (adjacent lines, one stream to fetch).
+        assert_eq!(offset_of!(Job, estimator), 4 * 64);
     }
 
     /// What only alerts, events and baselines read comes after what a steady poll touches.

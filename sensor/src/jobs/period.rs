@@ -221,8 +221,10 @@ pub enum Observation {
     AfterGap,
 }
 
-/// A periodic job's learned cadence.
+/// A periodic job's learned cadence. Laid out in order (`repr(C)`): what a learning poll reads
+/// of the estimate (see [`PeriodEstimator`]'s layout) comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
 pub struct PeriodEstimate {
     /// The period, µs.
     pub period_us: u64,
@@ -256,21 +258,22 @@ impl PeriodEstimate {
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct PeriodEstimator {
-    // What a steady poll touches, first (see [`super::job::Job`]'s layout), in two cache
-    // lines: the ring and its counters; the grid, the prompt flag and the two tuning values
-    // it reads (the first fields of `cfg`).
+    // What a steady poll touches, first (see [`super::job::Job`]'s layout), in three cache
+    // lines: the ring and its counters; the estimate (which a learning poll reads for the
+    // learned cadence: its period, jitter, tolerance and confidence lead it); the grid, the
+    // prompt flag and the two tuning values a steady record reads (the first fields of `cfg`).
     last_ts: Option<u64>,
     samples: u64,
     since_recompute: usize,
     /// The last `cfg.window` accepted request times, oldest first.
     times: VecDeque<u64>,
+    primary: Option<PeriodEstimate>,
     /// The online position on the primary grid.
     tracker: Tracker,
     /// Whether an irregular request re-analyses the recent window at once (see
     /// [`PeriodEstimator::set_prompt_recent`]; set on every enforced poll).
     prompt_recent: bool,
     cfg: PeriodConfig,
-    primary: Option<PeriodEstimate>,
     cadence: Cadence,
     secondary_periodic: bool,
     ignored: u64,
@@ -1162,20 +1165,27 @@ mod tests {
     /// What [`PeriodEstimator::record_steady`] reads and writes fits in the estimator's first
     /// two cache lines (the ring's own slot aside).
     #[test]
-    fn a_steady_record_touches_two_lines() {
+    fn a_steady_poll_touches_three_lines() {
         use std::mem::{offset_of, size_of};
+        let line = |start: usize, len: usize| (start / 64, (start + len - 1) / 64);
         let cfg = offset_of!(PeriodEstimator, cfg);
-        for end in [
-            offset_of!(PeriodEstimator, last_ts) + size_of::<Option<u64>>(),
-            offset_of!(PeriodEstimator, samples) + size_of::<u64>(),
-            offset_of!(PeriodEstimator, since_recompute) + size_of::<usize>(),
-            offset_of!(PeriodEstimator, times) + size_of::<VecDeque<u64>>(),
-            offset_of!(PeriodEstimator, tracker) + size_of::<Tracker>(),
-            offset_of!(PeriodEstimator, prompt_recent) + size_of::<bool>(),
-            cfg + offset_of!(PeriodConfig, window) + size_of::<usize>(),
-            cfg + offset_of!(PeriodConfig, recompute_every) + size_of::<usize>(),
+        let primary = offset_of!(PeriodEstimator, primary);
+        // A steady record: the ring and its counters (line 0); the grid, the prompt flag and
+        // the two tuning values (line 2).
+        for (start, len, want) in [
+            (offset_of!(PeriodEstimator, last_ts), size_of::<Option<u64>>(), 0),
+            (offset_of!(PeriodEstimator, samples), size_of::<u64>(), 0),
+            (offset_of!(PeriodEstimator, since_recompute), size_of::<usize>(), 0),
+            (offset_of!(PeriodEstimator, times), size_of::<VecDeque<u64>>(), 0),
+            (offset_of!(PeriodEstimator, tracker), size_of::<Tracker>(), 2),
+            (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>(), 2),
+            (cfg + offset_of!(PeriodConfig, window), size_of::<usize>(), 2),
+            (cfg + offset_of!(PeriodConfig, recompute_every), size_of::<usize>(), 2),
+            // What the learned cadence reads of the estimate (line 1): whether there is one
+            // (the tag before the fields), period, jitter, tolerance and confidence.
+            (primary, offset_of!(PeriodEstimate, confidence) + size_of::<f64>() + 8, 1),
         ] {
-            assert!(end <= 128, "a field ends at {end}");
+            assert_eq!(line(start, len), (want, want), "a field at {start}, {len} bytes");
         }
     }
 }
