@@ -71,13 +71,53 @@ impl Met {
 /// No job in this way.
 const EMPTY: u32 = u32::MAX;
 
+/// Bits per tag: the ways' tags are the 16-bit lanes of one `u128`, compared all at once.
+const TAG_BITS: u32 = 16;
+/// The lowest bit of every lane.
+const LANES_LOW: u128 = u128::MAX / 0xffff;
+/// The highest bit of every lane.
+const LANES_HIGH: u128 = LANES_LOW << (TAG_BITS - 1);
+
 /// One set: the tags (hash bits below the set's) and job indices of up to [`WAYS`] jobs,
-/// newest first; one cache line.
+/// newest first (way `w` in lane `w` of `tags`); one cache line.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 struct Set {
-    tags: [u32; WAYS],
+    tags: u128,
     jobs: [u32; WAYS],
+}
+
+impl Set {
+    /// The ways whose tag may be `tag`, as the high bit of their lane: every way whose tag is
+    /// `tag`, and now and then one just above such a way (the borrow of the lane-wise
+    /// subtraction: a word-wide compare in a few instructions, where eight compares of the
+    /// ways took thirty). Each candidate is checked against the job, so an extra one costs a
+    /// comparison, never a wrong answer.
+    #[inline]
+    fn candidates(&self, tag: u16) -> u128 {
+        let x = self.tags ^ (LANES_LOW * u128::from(tag));
+        x.wrapping_sub(LANES_LOW) & !x & LANES_HIGH
+    }
+
+    /// The tag of way `w`.
+    fn tag(&self, w: usize) -> u16 {
+        (self.tags >> (w as u32 * TAG_BITS)) as u16
+    }
+
+    /// `job` with `tag` goes first: an entry of the same tag goes (most likely this very
+    /// connection and signature, gone stale while the job ran on another connection); else
+    /// the oldest.
+    fn remember(&mut self, tag: u16, job: u32) {
+        let gone = (0..WAYS).position(|w| self.tag(w) == tag).unwrap_or(WAYS - 1);
+        // Ways 0..gone move up one lane, way `gone` drops out, the rest stay.
+        let moved = (1u128 << (gone as u32 * TAG_BITS)) - 1;
+        let replaced = (moved << TAG_BITS) | 0xffff;
+        self.tags = (self.tags & !replaced) | ((self.tags & moved) << TAG_BITS) | u128::from(tag);
+        self.jobs.copy_within(0..gone, 1);
+        if let Some(j) = self.jobs.first_mut() {
+            *j = job;
+        }
+    }
 }
 
 /// [`Met`] → job index, set-associative. Job indices are stable (jobs are never removed from
@@ -91,16 +131,16 @@ pub struct RecentJobs {
 
 impl Default for RecentJobs {
     fn default() -> Self {
-        RecentJobs { sets: vec![Set { tags: [0; WAYS], jobs: [EMPTY; WAYS] }; SETS].into_boxed_slice() }
+        RecentJobs { sets: vec![Set { tags: 0, jobs: [EMPTY; WAYS] }; SETS].into_boxed_slice() }
     }
 }
 
 impl RecentJobs {
     /// The set of `met` and its tag.
     #[inline]
-    fn place(met: &Met) -> (usize, u32) {
+    fn place(met: &Met) -> (usize, u16) {
         let h = met.hash();
-        ((h >> SHIFT) as usize, (h >> (SHIFT - 32)) as u32)
+        ((h >> SHIFT) as usize, (h >> (SHIFT - TAG_BITS)) as u16)
     }
 
     /// The job of `met`, if met lately: `met_of(i)` is job `i`'s own [`Met`].
@@ -108,10 +148,9 @@ impl RecentJobs {
     pub fn get<'a>(&self, met: &Met, met_of: impl Fn(usize) -> Option<&'a Met>) -> Option<usize> {
         let (set, tag) = Self::place(met);
         let set = self.sets.get(set)?;
-        // The ways whose tag matches, as bits (a vector compare).
-        let mut matches = set.tags.iter().enumerate().fold(0u32, |m, (w, &t)| m | u32::from(t == tag) << w);
+        let mut matches = set.candidates(tag);
         while matches != 0 {
-            let w = matches.trailing_zeros() as usize;
+            let w = (matches.trailing_zeros() / TAG_BITS) as usize;
             matches &= matches - 1;
             let i = *set.jobs.get(w)? as usize;
             if met_of(i).is_some_and(|m| m == met) {
@@ -126,15 +165,8 @@ impl RecentJobs {
     pub fn put(&mut self, met: &Met, job: usize) {
         let Ok(job) = u32::try_from(job) else { return };
         let (set, tag) = Self::place(met);
-        let Some(set) = self.sets.get_mut(set) else { return };
-        // An entry of the same tag goes (most likely this very connection and signature, gone
-        // stale while the job ran on another connection); else the oldest.
-        let gone = set.tags.iter().position(|&t| t == tag).unwrap_or(WAYS - 1);
-        set.tags.copy_within(0..gone, 1);
-        set.jobs.copy_within(0..gone, 1);
-        if let (Some(t), Some(j)) = (set.tags.first_mut(), set.jobs.first_mut()) {
-            *t = tag;
-            *j = job;
+        if let Some(set) = self.sets.get_mut(set) {
+            set.remember(tag, job);
         }
     }
 }
@@ -190,6 +222,46 @@ mod tests {
             }
         }
         assert!(hits > 0 && hits <= SETS * WAYS, "{hits} entries kept in {} ways", SETS * WAYS);
+    }
+
+    /// The word-wide compare finds every way holding the tag (extra candidates are allowed:
+    /// they are checked), and remembering a job moves the ways as an array of tags would.
+    #[test]
+    fn tag_lanes_behave_like_an_array_of_tags() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            // Few distinct tags, so that equal ones and borrows between lanes are common.
+            let lanes: [u16; WAYS] = std::array::from_fn(|_| (next() % 4) as u16);
+            let jobs: [u32; WAYS] = std::array::from_fn(|w| w as u32);
+            let mut set = Set { tags: 0, jobs };
+            for (w, &t) in lanes.iter().enumerate() {
+                set.tags |= u128::from(t) << (w as u32 * TAG_BITS);
+            }
+            let tag = (next() % 4) as u16;
+            let found = set.candidates(tag);
+            assert_eq!(found & !LANES_HIGH, 0);
+            for (w, &t) in lanes.iter().enumerate() {
+                assert_eq!(set.tag(w), t);
+                if t == tag {
+                    assert_ne!(found & (1u128 << ((w as u32 + 1) * TAG_BITS - 1)), 0, "{lanes:?} {tag}: way {w}");
+                }
+            }
+            let gone = lanes.iter().position(|&t| t == tag).unwrap_or(WAYS - 1);
+            let (mut want_tags, mut want_jobs) = (lanes, jobs);
+            want_tags.copy_within(0..gone, 1);
+            want_jobs.copy_within(0..gone, 1);
+            want_tags[0] = tag;
+            want_jobs[0] = 99;
+            set.remember(tag, 99);
+            assert_eq!(std::array::from_fn(|w| set.tag(w)), want_tags, "{lanes:?} remember {tag}");
+            assert_eq!(set.jobs, want_jobs);
+        }
     }
 
     #[test]
