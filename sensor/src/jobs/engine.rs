@@ -79,7 +79,8 @@ pub struct EngineConfig {
     /// Whether `job` events are built at all (off when none is written: their distribution
     /// percentiles are the costliest part of a state change). Without them, and outside
     /// `jobwatch learn`, nothing reads the interval and jitter distributions (alerts need the
-    /// response times alone), so they are not recorded.
+    /// response times alone, and those only until an enforced job's response limit is
+    /// learned), so they are not recorded.
     pub job_events: bool,
 }
 
@@ -687,7 +688,11 @@ impl JobEngine {
         let mut events = std::mem::take(&mut self.out);
         // Response time.
         if let Some(rt) = t.response_time_us() {
-            job.dist.record(Sample::Response, rt);
+            // Alerts read the response times only to learn the job's limit: once it has one,
+            // they are kept only for job events and baselines.
+            if timing_distributions || !enforcing || job.response_limit_us.is_none() {
+                job.dist.record(Sample::Response, rt);
+            }
             if enforcing && job.response_limit_us.is_none() {
                 job.response_limit_us = job.learned_response_limit(self.cfg.min_response_samples * 3 / 2);
             }
@@ -904,7 +909,8 @@ impl JobEngine {
     /// Commands are judged from their first occurrence, even while learning: a learning window
     /// must not make the first PLC stop or program download of a capture normal.
     /// Whether intervals and jitters go into the jobs' distributions: only job events and
-    /// baselines read them (see [`EngineConfig::job_events`]).
+    /// baselines read them (see [`EngineConfig::job_events`]); nor do response times once an
+    /// enforced job has its limit.
     fn timing_distributions(&self) -> bool {
         self.cfg.job_events || self.mode_learn_only
     }
