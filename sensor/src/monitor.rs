@@ -186,9 +186,7 @@ impl Monitor {
                     self.engine.on_transaction(t, &self.pipeline);
                     i += 1;
                     if self.engine.has_output() {
-                        let before = self.out.len();
-                        self.out.splice(i..i, self.engine.drain());
-                        i += self.out.len() - before;
+                        i = self.splice_engine_output(i);
                     }
                 }
                 // Answers to requests the capture gap swallowed come back unmatched: part of
@@ -197,11 +195,30 @@ impl Monitor {
                     if excuse_until.is_some_and(|until| a.timestamp <= until)
                         && a.anomaly.is_some_and(|id| id.ends_with(".unmatched_response")) =>
                 {
-                    self.out.remove(i);
+                    self.excuse(i);
                 }
                 _ => i += 1,
             }
         }
+    }
+
+    /// Puts what the engine concluded from a transaction at `at`, right behind it; returns
+    /// the index after it. Out of line (as is [`Monitor::excuse`]): most transactions
+    /// conclude nothing, and the loop that hands them over stays small in the instruction
+    /// cache.
+    #[cold]
+    #[inline(never)]
+    fn splice_engine_output(&mut self, at: usize) -> usize {
+        let before = self.out.len();
+        self.out.splice(at..at, self.engine.drain());
+        at + self.out.len() - before
+    }
+
+    /// Drops event `i`: an answer the capture gap's incident accounts for.
+    #[cold]
+    #[inline(never)]
+    fn excuse(&mut self, i: usize) {
+        self.out.remove(i);
     }
 
     #[inline]

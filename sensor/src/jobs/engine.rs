@@ -388,6 +388,8 @@ impl JobEngine {
 
     /// Whether a request sent at `ts` could have lost its answer to a capture gap or to the
     /// silence going on now.
+    #[cold]
+    #[inline(never)]
     fn in_capture_gap(&self, ts: u64, now: u64) -> bool {
         let reach = self.cfg.response_timeout_us;
         if self.gaps.iter().any(|g| ts.saturating_add(reach) >= g.from && ts <= g.to) {
@@ -620,28 +622,45 @@ impl JobEngine {
         let jobs = &self.jobs;
         let index = match self.recent.get(&met, |i| jobs.get(i).map(|j| &j.met)) {
             Some(i) => i,
-            None => {
-                let key = JobKey::with_sig(t, sig);
-                match self.find_job(&key) {
-                    Some(i) => {
-                        self.recent.put(&met, i);
-                        i
-                    }
-                    None => {
-                        // A new job (and maybe pair): created and overseen here.
-                        let Some(i) = self.first_of_job(key, t, ts, now, enforcing) else { return };
-                        self.recent.put(&met, i);
-                        self.judge(i, t, ts, now, enforcing, inflight);
-                        return;
-                    }
+            None => match self.not_met_lately(t, sig, &met, ts, now, enforcing) {
+                Some((i, false)) => i,
+                Some((i, true)) => {
+                    // A new job: created and overseen already.
+                    self.judge(i, t, ts, now, enforcing, inflight);
+                    return;
                 }
-            }
+                None => return,
+            },
         };
         // Reads are overseen only when rules name some.
         if self.rules_have_commands || self.jobs.get(index).is_some_and(Job::is_command) {
             self.oversee(index, t, ts, false);
         }
         self.judge(index, t, ts, now, enforcing, inflight);
+    }
+
+    /// The job of `t` when the memo does not know it: looked up by its whole key, or created
+    /// (then `true`); remembered either way. `None` when the job table is full. Out of line:
+    /// one transaction in a few hundred comes here, and the steady path stays small in the
+    /// instruction cache.
+    #[cold]
+    #[inline(never)]
+    fn not_met_lately(
+        &mut self,
+        t: &Transaction,
+        sig: SigKey,
+        met: &Met,
+        ts: u64,
+        now: u64,
+        enforcing: bool,
+    ) -> Option<(usize, bool)> {
+        let key = JobKey::with_sig(t, sig);
+        let found = match self.find_job(&key) {
+            Some(i) => (i, false),
+            None => (self.first_of_job(key, t, ts, now, enforcing)?, true),
+        };
+        self.recent.put(met, found.0);
+        Some(found)
     }
 
     /// Judges transaction `t` of job `index`: counts, response time, failure, timing.
@@ -1108,6 +1127,35 @@ impl JobEngine {
         if !enforcing {
             return;
         }
+        // A steady poll of a job in good standing, the common case: its incidents calm down.
+        if matches!(fit, Fit::OnTime { missed: 0 })
+            && !matches!(job.state, JobState::Late | JobState::Resumed)
+            && !job.estimator.just_recomputed()
+        {
+            job.incidents.missed.good(cfg.clear_after);
+            job.incidents.late.good(cfg.clear_after);
+            return;
+        }
+        self.enforce_irregular(i, req, c, fit, inflight, events);
+    }
+
+    /// The rest of [`JobEngine::enforce`] for a poll that was not simply on time (or of a job
+    /// that was late or resumed, or whose window was just re-analysed): missed and late polls,
+    /// state changes, a change of pace. Out of line, so that a steady poll's path stays small
+    /// in the instruction cache.
+    #[cold]
+    #[inline(never)]
+    fn enforce_irregular(
+        &mut self,
+        i: usize,
+        req: u64,
+        c: Cadence,
+        fit: Fit,
+        inflight: &dyn InFlight,
+        events: &mut Vec<Event>,
+    ) {
+        let cfg = &self.cfg;
+        let Some(job) = self.jobs.get_mut(i) else { return };
         let (missed, late) = match fit {
             Fit::OnTime { missed } => (missed, None),
             Fit::Late { late_us, missed } => (missed, Some(late_us)),
@@ -1355,6 +1403,8 @@ impl JobEngine {
 /// [`HEALTHY_FAILURE_RATIO`]) alerts on its first failure. A job that already failed now and
 /// then (a slave that times out under load) alerts only on a run of failures longer than twice
 /// the longest it had while learning, plus two; one that always failed never does.
+#[cold]
+#[inline(never)]
 fn failure_is_news(job: &Job) -> bool {
     let ratio = job.learned_failure_ratio.unwrap_or_else(|| {
         // A job first seen after learning judges itself by its own history so far.
