@@ -112,8 +112,9 @@ fn without_a_baseline_it_learns_then_enforces_and_the_end_is_not_a_stop() {
     assert!(established >= labels.jobs.len(), "{established} established of {} jobs", labels.jobs.len());
 }
 
-/// Without job events the engine keeps no interval or jitter distribution (nothing would read
-/// them); the alerts must not notice: the same alerts, byte for byte, as with every event
+/// Without job events the engine keeps no interval or jitter distribution, and no response
+/// times once an enforced job has its limit (nothing would read them); the alerts must not
+/// notice: the same alerts, byte for byte, as with every event
 /// written, learning and then enforcing on a capture with an anomaly of every kind.
 #[test]
 fn alerts_are_the_same_whichever_events_are_written() {

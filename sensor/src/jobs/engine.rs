@@ -925,15 +925,15 @@ impl JobEngine {
         self.out.append(&mut alerts);
     }
 
-    /// Commands are judged from their first occurrence, even while learning: a learning window
-    /// must not make the first PLC stop or program download of a capture normal.
     /// Whether intervals and jitters go into the jobs' distributions: only job events and
-    /// baselines read them (see [`EngineConfig::job_events`]); nor do response times once an
-    /// enforced job has its limit.
+    /// baselines read them (see [`EngineConfig::job_events`]). Response times are kept while
+    /// this holds, and otherwise until an enforced job has learned its limit (see `judge`).
     fn timing_distributions(&self) -> bool {
         self.cfg.job_events || self.mode_learn_only
     }
 
+    /// Commands are judged from their first occurrence, even while learning: a learning window
+    /// must not make the first PLC stop or program download of a capture normal.
     fn mode_learn_only_first_command(&self) -> bool {
         self.learning && !self.mode_learn_only
     }

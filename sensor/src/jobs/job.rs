@@ -193,8 +193,8 @@ impl DistState {
 /// Distributions in HdrHistogram: the interval between consecutive requests, the deviation
 /// of on-time polls from their slot (jitter), and the response time, all in µs.
 ///
-/// Recording is batched: a transaction writes its samples to a buffer kept with the job's
-/// other per-poll state, and the histograms (a few KiB per job, cold in the cache by the time
+/// Recording is batched: a transaction writes its samples to a buffer (in one allocation with
+/// the histograms, apart from the job; the job keeps the counts), and the histograms (a few KiB per job, cold in the cache by the time
 /// a job polls again) are updated 256 samples of a kind at a time: a steady job's samples
 /// fall in a few dozen cache lines of its histograms, and the larger the batch, the more
 /// samples share each of those lines per visit (on the benchmark capture, in a simulated 1 MiB
@@ -217,9 +217,6 @@ impl Distributions {
     /// Records `v` µs (clamped into the histograms' range).
     pub fn record(&mut self, kind: Sample, v: u64) {
         let state = self.0.get_mut();
-        if state.store.is_none() {
-            return;
-        }
         let k = kind as usize;
         let Some(&len) = state.len.get(k) else { return };
         let len = if usize::from(len) == PENDING {

@@ -1162,14 +1162,17 @@ mod tests {
         });
     }
 
-    /// What [`PeriodEstimator::record_steady`] reads and writes fits in the estimator's first
-    /// two cache lines (the ring's own slot aside).
+    /// What a steady poll reads and writes of the estimator fits in its first three cache
+    /// lines (the ring's own slot aside): [`PeriodEstimator::record_steady`]'s fields, and the
+    /// estimate a learning poll reads for the learned cadence.
     #[test]
     fn a_steady_poll_touches_three_lines() {
         use std::mem::{offset_of, size_of};
         let line = |start: usize, len: usize| (start / 64, (start + len - 1) / 64);
         let cfg = offset_of!(PeriodEstimator, cfg);
         let primary = offset_of!(PeriodEstimator, primary);
+        // The option's tag, before the estimate's fields.
+        let tag = size_of::<Option<PeriodEstimate>>() - size_of::<PeriodEstimate>();
         // A steady record: the ring and its counters (line 0); the grid, the prompt flag and
         // the two tuning values (line 2).
         for (start, len, want) in [
@@ -1183,7 +1186,7 @@ mod tests {
             (cfg + offset_of!(PeriodConfig, recompute_every), size_of::<usize>(), 2),
             // What the learned cadence reads of the estimate (line 1): whether there is one
             // (the tag before the fields), period, jitter, tolerance and confidence.
-            (primary, offset_of!(PeriodEstimate, confidence) + size_of::<f64>() + 8, 1),
+            (primary, tag + offset_of!(PeriodEstimate, confidence) + size_of::<f64>(), 1),
         ] {
             assert_eq!(line(start, len), (want, want), "a field at {start}, {len} bytes");
         }
