@@ -34,6 +34,7 @@ use super::job::{Job, Sample};
 use super::period::PeriodConfig;
 use super::recent::{Met, RecentJobs};
 use super::signature::{self, JobKey, PairKey, SigKey};
+use super::steady::Steady;
 use super::text;
 use super::timing::{Cadence, Fit};
 use crate::event::{Alert, AlertKind, Event, JobEvent, JobState};
@@ -636,6 +637,15 @@ impl JobEngine {
         if self.rules_have_commands || self.jobs.get(index).is_some_and(Job::is_command) {
             self.oversee(index, t, ts, false);
         }
+        let steady = Steady {
+            enforcing,
+            timing_distributions: self.timing_distributions(),
+            window: self.cfg.period.window as u64,
+            clear_after: self.cfg.clear_after,
+        };
+        if self.jobs.get_mut(index).is_some_and(|job| job.steady_poll(t, steady)) {
+            return;
+        }
         self.judge(index, t, ts, now, enforcing, inflight);
     }
 
@@ -663,8 +673,10 @@ impl JobEngine {
         Some(found)
     }
 
-    /// Judges transaction `t` of job `index`: counts, response time, failure, timing.
-    #[inline]
+    /// Judges transaction `t` of job `index`: counts, response time, failure, timing. Every
+    /// case; the common one, a steady poll, is [`Job::steady_poll`]'s (out of line, so that
+    /// the steady path stays small in the instruction cache).
+    #[inline(never)]
     fn judge(
         &mut self,
         index: usize,

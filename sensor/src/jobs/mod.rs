@@ -22,6 +22,8 @@ pub mod engine;
 pub mod job;
 pub mod period;
 pub mod recent;
+pub mod ring;
 pub mod signature;
+pub mod steady;
 pub mod text;
 pub mod timing;

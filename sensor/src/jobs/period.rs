@@ -79,8 +79,8 @@
 //! No input panics: timestamps that do not advance are ignored and counted, all arithmetic
 //! saturates, and every configuration value is clamped to a sane range.
 
+use super::ring::Ring;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 
 /// Most slots an on-time request may lie after the previous one (three missed polls in a row).
 /// Beyond that, the job paused (or the capture has a hole) and the grid restarts.
@@ -259,28 +259,27 @@ impl PeriodEstimate {
 #[repr(C, align(64))]
 pub struct PeriodEstimator {
     // What a steady poll touches, first (see [`super::job::Job`]'s layout), in three cache
-    // lines: the ring and its counters; the estimate (which a learning poll reads for the
-    // learned cadence: its period, jitter, tolerance and confidence lead it); the grid, the
-    // prompt flag and the two tuning values a steady record reads (the first fields of `cfg`).
+    // lines: the ring, its counters and the prompt flag; the estimate (which a learning poll
+    // reads for the learned cadence: its period, jitter, tolerance and confidence lead it);
+    // the grid and the tuning value a steady record reads (the first fields of `cfg`).
     last_ts: Option<u64>,
     samples: u64,
     since_recompute: usize,
-    /// The last `cfg.window` accepted request times, oldest first.
-    times: VecDeque<u64>,
-    primary: Option<PeriodEstimate>,
-    /// The online position on the primary grid.
-    tracker: Tracker,
+    /// The last `cfg.window` accepted request times, oldest first (its capacity).
+    times: Ring,
     /// Whether an irregular request re-analyses the recent window at once (see
     /// [`PeriodEstimator::set_prompt_recent`]; set on every enforced poll).
     prompt_recent: bool,
+    primary: Option<PeriodEstimate>,
+    /// The online position on the primary grid.
+    tracker: Tracker,
     cfg: PeriodConfig,
     cadence: Cadence,
     secondary_periodic: bool,
     ignored: u64,
     recent: Option<PeriodEstimate>,
     /// Early and off-grid requests (bursts folded), for the second cadence.
-    off_grid: VecDeque<u64>,
-    off_grid_capacity: usize,
+    off_grid: Ring,
 }
 
 thread_local! {
@@ -311,9 +310,8 @@ impl PeriodEstimator {
         let off_grid_capacity = (cfg.window / 2).max(cfg.min_intervals + 2);
         PeriodEstimator {
             cfg,
-            times: VecDeque::with_capacity(cfg.window),
-            off_grid: VecDeque::with_capacity(off_grid_capacity),
-            off_grid_capacity,
+            times: Ring::with_capacity(cfg.window),
+            off_grid: Ring::with_capacity(off_grid_capacity),
             last_ts: None,
             samples: 0,
             ignored: 0,
@@ -357,10 +355,7 @@ impl PeriodEstimator {
         }
         self.last_ts = Some(ts_us);
         self.samples = self.samples.saturating_add(1);
-        if self.times.len() >= self.cfg.window {
-            self.times.pop_front();
-        }
-        self.times.push_back(ts_us);
+        self.times.push(ts_us);
 
         let observation = match self.primary {
             Some(est) => {
@@ -408,21 +403,31 @@ impl PeriodEstimator {
             self.ignored = self.ignored.saturating_add(1);
             return;
         }
+        self.push_steady(ts_us);
+        if self.since_recompute >= self.cfg.recompute_every {
+            self.recompute();
+        }
+    }
+
+    /// Whether [`PeriodEstimator::record_steady`] of a request at `ts_us` would only record
+    /// it: a request newer than the last, and no re-analysis due with it.
+    #[inline]
+    pub fn records_steady_alone(&self, ts_us: u64) -> bool {
+        self.last_ts.is_none_or(|last| ts_us > last) && self.since_recompute + 1 < self.cfg.recompute_every
+    }
+
+    /// A steady request into the ring, the grid moved to it.
+    #[inline]
+    pub fn push_steady(&mut self, ts_us: u64) {
         self.last_ts = Some(ts_us);
         self.samples = self.samples.saturating_add(1);
-        if self.times.len() >= self.cfg.window {
-            self.times.pop_front();
-        }
-        self.times.push_back(ts_us);
+        self.times.push(ts_us);
         // The caller vouches that it is on time: the grid moves to it, as an on-time step would.
         // (Without a primary cadence the grid is unused, and replaced by the analysis that
         // finds one: moving it regardless spares reading the estimate.)
         self.tracker.anchor = Some(ts_us);
         self.tracker.alt = None;
         self.since_recompute += 1;
-        if self.since_recompute >= self.cfg.recompute_every {
-            self.recompute();
-        }
     }
 
     /// Whether an irregular request re-analyses the recent window at once (the default), so
@@ -461,7 +466,7 @@ impl PeriodEstimator {
     pub fn recent_span_us(&self) -> u64 {
         let n = self.cfg.recent_window.min(self.times.len());
         match (self.times.get(self.times.len() - n), self.times.back()) {
-            (Some(first), Some(last)) if n > 0 => last.saturating_sub(*first),
+            (Some(first), Some(last)) if n > 0 => last.saturating_sub(first),
             _ => 0,
         }
     }
@@ -518,13 +523,10 @@ impl PeriodEstimator {
 
     fn push_off_grid(&mut self, ts_us: u64, period_us: u64) {
         // A burst counts once: a second cadence is no faster than the dominant one.
-        if self.off_grid.back().is_some_and(|&prev| ts_us.saturating_sub(prev) < period_us / 2) {
+        if self.off_grid.back().is_some_and(|prev| ts_us.saturating_sub(prev) < period_us / 2) {
             return;
         }
-        if self.off_grid.len() >= self.off_grid_capacity {
-            self.off_grid.pop_front();
-        }
-        self.off_grid.push_back(ts_us);
+        self.off_grid.push(ts_us);
     }
 
     /// Re-analyses the recent window alone: `O(recent_window · candidates)`.
@@ -1151,8 +1153,8 @@ mod tests {
         SCRATCH.with_borrow_mut(|scratch| *scratch = Scratch::with_capacity(8));
         let mut est = PeriodEstimator::default();
         feed(&mut est, exact(0, 1_000, 100_000));
-        assert!(est.times.len() <= est.cfg.window);
-        assert!(est.off_grid.len() <= est.off_grid_capacity);
+        assert_eq!(est.times.capacity(), est.cfg.window);
+        assert!(est.off_grid.capacity() <= est.cfg.window);
         // The thread's scratch holds one window, however long the job runs.
         SCRATCH.with_borrow(|scratch| {
             assert!(scratch.intervals.capacity() <= est.cfg.window);
@@ -1173,16 +1175,15 @@ mod tests {
         let primary = offset_of!(PeriodEstimator, primary);
         // The option's tag, before the estimate's fields.
         let tag = size_of::<Option<PeriodEstimate>>() - size_of::<PeriodEstimate>();
-        // A steady record: the ring and its counters (line 0); the grid, the prompt flag and
-        // the two tuning values (line 2).
+        // A steady record: the ring (whose capacity is the window), its counters and the
+        // prompt flag (line 0); the grid and when to re-analyse (line 2).
         for (start, len, want) in [
             (offset_of!(PeriodEstimator, last_ts), size_of::<Option<u64>>(), 0),
             (offset_of!(PeriodEstimator, samples), size_of::<u64>(), 0),
             (offset_of!(PeriodEstimator, since_recompute), size_of::<usize>(), 0),
-            (offset_of!(PeriodEstimator, times), size_of::<VecDeque<u64>>(), 0),
+            (offset_of!(PeriodEstimator, times), size_of::<Ring>(), 0),
+            (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>(), 0),
             (offset_of!(PeriodEstimator, tracker), size_of::<Tracker>(), 2),
-            (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>(), 2),
-            (cfg + offset_of!(PeriodConfig, window), size_of::<usize>(), 2),
             (cfg + offset_of!(PeriodConfig, recompute_every), size_of::<usize>(), 2),
             // What the learned cadence reads of the estimate (line 1): whether there is one
             // (the tag before the fields), period, jitter, tolerance and confidence.

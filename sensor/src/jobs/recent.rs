@@ -22,9 +22,10 @@ const WAYS: usize = 8;
 const SETS: usize = 128;
 const SHIFT: u32 = u64::BITS - SETS.trailing_zeros();
 
-/// Who did what on which connection. The signature's fields are held flat, so that the
-/// whole is 48 bytes and leaves room in the job's first cache line for what every
-/// transaction reads and writes beside it.
+/// Who did what on which connection. The signature's fields are held flat, and the port in
+/// the top bits of its function-and-unit word, so that the whole is 48 bytes of whole words
+/// and leaves room in the job's first cache line for what every transaction reads and writes
+/// beside it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Met {
     pub flow_id: u64,
@@ -32,9 +33,8 @@ pub struct Met {
     master: [u64; 2],
     a: u64,
     b: u64,
-    unit: u32,
-    function: u16,
-    port: u16,
+    /// [`SigKey::op`] (48 bits), the outstation's port above it.
+    op_port: u64,
 }
 
 impl Met {
@@ -48,9 +48,7 @@ impl Met {
             master: [(bits >> 64) as u64, bits as u64],
             a: sig.a,
             b: sig.b,
-            unit: sig.unit,
-            function: sig.function,
-            port,
+            op_port: sig.op | u64::from(port) << 48,
         }
     }
 
@@ -58,12 +56,7 @@ impl Met {
     /// signature spread the jobs of a connection well enough).
     #[inline]
     fn hash(&self) -> u64 {
-        let word = self.flow_id
-            ^ self.a.rotate_left(21)
-            ^ self.b.rotate_left(42)
-            ^ u64::from(self.unit) << 16
-            ^ u64::from(self.function)
-            ^ u64::from(self.port) << 48;
+        let word = self.flow_id ^ self.a.rotate_left(21) ^ self.b.rotate_left(42) ^ self.op_port;
         word.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 }
@@ -177,7 +170,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn sig(a: u64) -> SigKey {
-        SigKey { function: 3, unit: 1, a, b: 0 }
+        SigKey::new(3, 1, a, 0)
     }
 
     fn met(flow_id: u64, a: u64) -> Met {

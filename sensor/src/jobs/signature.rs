@@ -26,11 +26,19 @@ use std::net::IpAddr;
 /// What one transaction did, as a fixed-size hashable key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SigKey {
-    pub function: u16,
-    /// Unit id (Modbus), link addresses (DNP3), rack and slot (S7).
-    pub unit: u32,
+    /// The function (low 16 bits) and, above it, the unit: unit id (Modbus), link addresses
+    /// (DNP3), rack and slot (S7). One word, so that the key is written and read whole words
+    /// at a time (a 16-bit and a 32-bit field written apart and then copied as one word stall
+    /// the copy until both writes land).
+    pub op: u64,
     pub a: u64,
     pub b: u64,
+}
+
+impl SigKey {
+    pub fn new(function: u16, unit: u32, a: u64, b: u64) -> SigKey {
+        SigKey { op: u64::from(unit) << 16 | u64::from(function), a, b }
+    }
 }
 
 /// The full identity of a job.
@@ -62,8 +70,7 @@ impl Hash for JobKey {
         // Equal keys hash equally: equal names have equal lengths, equal addresses equal bits.
         // The fields are folded into two words first (the hasher mixes them; equality, not
         // the hash, tells keys apart).
-        let what =
-            self.sig.a ^ self.sig.b.rotate_left(32) ^ u64::from(self.sig.unit) << 16 ^ u64::from(self.sig.function);
+        let what = self.sig.a ^ self.sig.b.rotate_left(32) ^ self.sig.op;
         let who = ip_word(self.master).rotate_left(17)
             ^ ip_word(self.outstation)
             ^ (self.app_proto.len() as u64) << 56
@@ -116,7 +123,7 @@ impl SigKey {
             ProtocolDetail::Modbus(m) => modbus_key(t.function_code, m),
             ProtocolDetail::Dnp3(d) => dnp3_key(t, d),
             ProtocolDetail::S7comm(s) => s7_key(t.function_code, s),
-            ProtocolDetail::S7commPlus(_) => SigKey { function: t.function_code, unit: 0, a: 0, b: 0 },
+            ProtocolDetail::S7commPlus(_) => SigKey::new(t.function_code, 0, 0, 0),
         })
     }
 }
@@ -177,12 +184,12 @@ fn modbus_key(function_code: u16, m: &ModbusDetail) -> SigKey {
         }
     };
     let sub = m.sub_function.map_or(0, |s| (1 << 16) | u64::from(s));
-    SigKey {
-        function: function_code,
-        unit: u32::from(m.unit_id),
-        a: range(m.address, m.quantity) | sub << 33,
-        b: range(m.write_address, m.write_quantity),
-    }
+    SigKey::new(
+        function_code,
+        u32::from(m.unit_id),
+        range(m.address, m.quantity) | sub << 33,
+        range(m.write_address, m.write_quantity),
+    )
 }
 
 fn is_command(t: &Transaction) -> bool {
@@ -203,7 +210,7 @@ fn dnp3_key(t: &Transaction, d: &Dnp3Detail) -> SigKey {
         }
     }
     let (a, b) = h.finish();
-    SigKey { function: t.function_code, unit: u32::from(d.destination) << 16 | u32::from(d.source), a, b }
+    SigKey::new(t.function_code, u32::from(d.destination) << 16 | u32::from(d.source), a, b)
 }
 
 /// The points a command operates or writes, each once, in order: the response echoes the
@@ -230,7 +237,7 @@ fn s7_key(function_code: u16, s: &S7Detail) -> SigKey {
         (Some(r), Some(sl)) => u32::from(r) << 8 | u32::from(sl),
         _ => 0xFFFF_FFFF,
     };
-    SigKey { function: function_code, unit, a, b }
+    SigKey::new(function_code, unit, a, b)
 }
 
 /// The text forms of a job: its stable machine key (what the baseline matches on) and the

@@ -100,6 +100,24 @@ impl Tracker {
         Fit::OnTime { missed }
     }
 
+    /// How far a request at `ts` is from the next slot, when it falls in that slot's window:
+    /// nearly every request does, and is judged without a division (the window being under
+    /// half the period, that slot is the nearest, as [`Tracker::observe`] finds it otherwise).
+    /// `None` for anything else, including a grid not yet anchored.
+    #[inline]
+    pub fn next_slot_deviation(&self, c: Cadence, ts: u64) -> Option<u64> {
+        let anchor = self.anchor.filter(|&anchor| ts > anchor)?;
+        let deviation = (ts - anchor).abs_diff(c.period_us.max(1));
+        (deviation <= c.window_us()).then_some(deviation)
+    }
+
+    /// Records a request that [`Tracker::next_slot_deviation`] placed in the next slot, as
+    /// [`Tracker::observe`] would (it is on time, and missed nothing).
+    #[inline]
+    pub fn take_next_slot(&mut self, ts: u64, deviation_us: u64) {
+        self.on_time(ts, deviation_us, 0);
+    }
+
     /// Places one request on the grid.
     pub fn observe(&mut self, c: Cadence, ts: u64) -> Fit {
         let p = c.period_us.max(1);
@@ -111,12 +129,10 @@ impl Tracker {
         if ts <= anchor {
             return Fit::Stale;
         }
-        let dt = ts - anchor;
-        // Nearly every request is the next slot's, on time: judged without a division (the
-        // window being under half the period, this is the nearest slot, as below).
-        if dt.abs_diff(p) <= tol {
-            return self.on_time(ts, dt.abs_diff(p), 0);
+        if let Some(deviation) = self.next_slot_deviation(c, ts) {
+            return self.on_time(ts, deviation, 0);
         }
+        let dt = ts - anchor;
         // The nearest slot, and the slot the request came after.
         let nearest = (dt + p / 2) / p;
         let residual = dt.abs_diff(nearest * p);
