@@ -168,6 +168,11 @@ impl Monitor {
         &self.engine
     }
 
+    #[cfg(test)]
+    pub(crate) fn engine_mut(&mut self) -> &mut JobEngine {
+        &mut self.engine
+    }
+
     /// Hands the pipeline's new events to the engine, transactions first and then what the
     /// engine concluded from each. The events are judged where they land in the output
     /// buffer: a transaction is not moved once more on its way out, and the engine's

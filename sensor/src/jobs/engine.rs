@@ -191,6 +191,10 @@ pub struct JobEngine {
     declared_reported: Vec<String>,
     /// Job events and alerts produced, for the caller to interleave with transactions.
     out: Vec<Event>,
+    /// Tests only: whether steady polls take [`Job::steady_poll`] (off, `judge` judges every
+    /// transaction, and the output must not change), and how many did.
+    #[cfg(test)]
+    steady_path: (bool, u64),
 }
 
 impl JobEngine {
@@ -220,6 +224,8 @@ impl JobEngine {
             declared_reported: Vec::new(),
             out: Vec::new(),
             cfg,
+            #[cfg(test)]
+            steady_path: (true, 0),
         };
         if let Mode::Enforce(baseline) = mode {
             engine.load_baseline(&baseline);
@@ -643,7 +649,16 @@ impl JobEngine {
             window: self.cfg.period.window as u64,
             clear_after: self.cfg.clear_after,
         };
+        #[cfg(test)]
+        if !self.steady_path.0 {
+            self.judge(index, t, ts, now, enforcing, inflight);
+            return;
+        }
         if self.jobs.get_mut(index).is_some_and(|job| job.steady_poll(t, steady)) {
+            #[cfg(test)]
+            {
+                self.steady_path.1 += 1;
+            }
             return;
         }
         self.judge(index, t, ts, now, enforcing, inflight);
@@ -876,6 +891,18 @@ impl JobEngine {
             jobs.get(k as usize).map_or(0, |j| hasher.hash_one(j.key))
         });
         i
+    }
+
+    /// Tests only: steady polls judged by `judge` like every other transaction.
+    #[cfg(test)]
+    pub(crate) fn without_steady_path(&mut self) {
+        self.steady_path.0 = false;
+    }
+
+    /// Tests only: how many transactions [`Job::steady_poll`] judged.
+    #[cfg(test)]
+    pub(crate) fn steady_polls(&self) -> u64 {
+        self.steady_path.1
     }
 
     /// The index of the job with this key.

@@ -339,7 +339,7 @@ pub struct Job {
     // incidents (read by enforced polls only).
     pub dist: Distributions,
     pub incidents: Incidents,
-    // Lines 5 to 7: the estimator's ring counters, estimate, and grid (see its layout).
+    // Lines 5 and 6: the estimator's ring and counters, and its estimate (see its layout).
     pub estimator: PeriodEstimator,
     // What only failures, alerts, events and baselines read.
     /// The longest run of failures so far.

@@ -258,18 +258,23 @@ impl PeriodEstimate {
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct PeriodEstimator {
-    // What a steady poll touches, first (see [`super::job::Job`]'s layout), in three cache
-    // lines: the ring, its counters and the prompt flag; the estimate (which a learning poll
-    // reads for the learned cadence: its period, jitter, tolerance and confidence lead it);
-    // the grid and the tuning value a steady record reads (the first fields of `cfg`).
+    // What a steady poll touches, first (see [`super::job::Job`]'s layout): the ring, its
+    // counters and flags (one cache line), then the estimate (which a learning poll reads for
+    // the learned cadence: its period, jitter, tolerance and confidence lead it).
     last_ts: Option<u64>,
     samples: u64,
     since_recompute: usize,
     /// The last `cfg.window` accepted request times, oldest first (its capacity).
     times: Ring,
+    /// `cfg.recompute_every`, beside the count it bounds.
+    recompute_every: u32,
     /// Whether an irregular request re-analyses the recent window at once (see
     /// [`PeriodEstimator::set_prompt_recent`]; set on every enforced poll).
     prompt_recent: bool,
+    /// The grid's anchor is the newest request (`last_ts`), and its off-grid request none:
+    /// what a steady record leaves, noted here rather than written to `tracker` (another
+    /// cache line), and settled before the tracker is read.
+    anchored_at_last: bool,
     primary: Option<PeriodEstimate>,
     /// The online position on the primary grid.
     tracker: Tracker,
@@ -311,6 +316,8 @@ impl PeriodEstimator {
         PeriodEstimator {
             cfg,
             times: Ring::with_capacity(cfg.window),
+            recompute_every: u32::try_from(cfg.recompute_every).unwrap_or(u32::MAX),
+            anchored_at_last: false,
             off_grid: Ring::with_capacity(off_grid_capacity),
             last_ts: None,
             samples: 0,
@@ -329,6 +336,7 @@ impl PeriodEstimator {
     /// irregular request still triggers the cheap recent analysis at once.
     pub fn set_recompute_every(&mut self, n: usize) {
         self.cfg.recompute_every = n.clamp(1, self.cfg.window.saturating_mul(16));
+        self.recompute_every = u32::try_from(self.cfg.recompute_every).unwrap_or(u32::MAX);
     }
 
     /// Re-analyses the window now (before its estimate is read for good: the end of learning,
@@ -353,6 +361,7 @@ impl PeriodEstimator {
             self.ignored = self.ignored.saturating_add(1);
             return Observation::Ignored;
         }
+        self.settle_anchor();
         self.last_ts = Some(ts_us);
         self.samples = self.samples.saturating_add(1);
         self.times.push(ts_us);
@@ -413,7 +422,7 @@ impl PeriodEstimator {
     /// it: a request newer than the last, and no re-analysis due with it.
     #[inline]
     pub fn records_steady_alone(&self, ts_us: u64) -> bool {
-        self.last_ts.is_none_or(|last| ts_us > last) && self.since_recompute + 1 < self.cfg.recompute_every
+        self.last_ts.is_none_or(|last| ts_us > last) && self.since_recompute + 1 < self.recompute_every as usize
     }
 
     /// A steady request into the ring, the grid moved to it.
@@ -425,9 +434,16 @@ impl PeriodEstimator {
         // The caller vouches that it is on time: the grid moves to it, as an on-time step would.
         // (Without a primary cadence the grid is unused, and replaced by the analysis that
         // finds one: moving it regardless spares reading the estimate.)
-        self.tracker.anchor = Some(ts_us);
-        self.tracker.alt = None;
+        self.anchored_at_last = true;
         self.since_recompute += 1;
+    }
+
+    /// Writes to the grid what steady records noted in `anchored_at_last`.
+    fn settle_anchor(&mut self) {
+        if std::mem::take(&mut self.anchored_at_last) {
+            self.tracker.anchor = self.last_ts;
+            self.tracker.alt = None;
+        }
     }
 
     /// Whether an irregular request re-analyses the recent window at once (the default), so
@@ -499,7 +515,7 @@ impl PeriodEstimator {
     /// The latest request that was on the grid (retries and extra requests excluded), when
     /// periodic: the natural argument of [`PeriodEstimator::expected_next`].
     pub fn last_on_time(&self) -> Option<u64> {
-        self.primary.and(self.tracker.anchor)
+        self.primary.and(if self.anchored_at_last { self.last_ts } else { self.tracker.anchor })
     }
 
     /// `[earliest, latest]` capture time at which the poll after `last_ts_us` is on time,
@@ -568,6 +584,7 @@ impl PeriodEstimator {
             }
         }
         self.tracker = full.tracker;
+        self.anchored_at_last = false;
 
         let off: &[u64] = self.off_grid.make_contiguous();
         let threshold = if self.secondary_periodic { STAY } else { STRICT };
@@ -1164,32 +1181,59 @@ mod tests {
         });
     }
 
-    /// What a steady poll reads and writes of the estimator fits in its first three cache
-    /// lines (the ring's own slot aside): [`PeriodEstimator::record_steady`]'s fields, and the
-    /// estimate a learning poll reads for the learned cadence.
+    /// What a steady record reads and writes of the estimator is its first cache line (the
+    /// ring's own slot aside), and the estimate a learning poll reads for the learned cadence
+    /// its second.
     #[test]
-    fn a_steady_poll_touches_three_lines() {
+    fn a_steady_poll_touches_two_lines() {
         use std::mem::{offset_of, size_of};
         let line = |start: usize, len: usize| (start / 64, (start + len - 1) / 64);
-        let cfg = offset_of!(PeriodEstimator, cfg);
         let primary = offset_of!(PeriodEstimator, primary);
         // The option's tag, before the estimate's fields.
         let tag = size_of::<Option<PeriodEstimate>>() - size_of::<PeriodEstimate>();
-        // A steady record: the ring (whose capacity is the window), its counters and the
-        // prompt flag (line 0); the grid and when to re-analyse (line 2).
         for (start, len, want) in [
             (offset_of!(PeriodEstimator, last_ts), size_of::<Option<u64>>(), 0),
             (offset_of!(PeriodEstimator, samples), size_of::<u64>(), 0),
             (offset_of!(PeriodEstimator, since_recompute), size_of::<usize>(), 0),
             (offset_of!(PeriodEstimator, times), size_of::<Ring>(), 0),
+            (offset_of!(PeriodEstimator, recompute_every), size_of::<u32>(), 0),
             (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>(), 0),
-            (offset_of!(PeriodEstimator, tracker), size_of::<Tracker>(), 2),
-            (cfg + offset_of!(PeriodConfig, recompute_every), size_of::<usize>(), 2),
+            (offset_of!(PeriodEstimator, anchored_at_last), size_of::<bool>(), 0),
             // What the learned cadence reads of the estimate (line 1): whether there is one
             // (the tag before the fields), period, jitter, tolerance and confidence.
             (primary, tag + offset_of!(PeriodEstimate, confidence) + size_of::<f64>(), 1),
         ] {
             assert_eq!(line(start, len), (want, want), "a field at {start}, {len} bytes");
         }
+    }
+
+    /// A steady record notes the grid's move to the request and settles it when the grid is
+    /// next read: the same as writing it at once (as steady records did before), whatever
+    /// follows.
+    #[test]
+    fn noted_anchors_settle_as_written_ones() {
+        let mut noted = PeriodEstimator::default();
+        feed(&mut noted, exact(0, 1_000_000, 80));
+        // An off-grid request leaves an alternative phase, which a steady record clears.
+        noted.observe(80_400_000);
+        let mut written = noted.clone();
+        let mut state = 7_u64;
+        let mut t = 80_400_000;
+        for step in 0..2_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            t += 1_000_000 + (state >> 40) % 40_000 - 20_000 + if state.is_multiple_of(17) { 450_000 } else { 0 };
+            if state.is_multiple_of(5) {
+                assert_eq!(noted.observe(t), written.observe(t), "step {step}");
+            } else {
+                noted.record_steady(t);
+                written.record_steady(t);
+                written.settle_anchor();
+            }
+            assert_eq!(noted.last_on_time(), written.last_on_time(), "step {step}");
+            assert_eq!(noted.estimate(), written.estimate(), "step {step}");
+        }
+        noted.settle_anchor();
+        assert_eq!(noted.tracker.anchor, written.tracker.anchor);
+        assert_eq!(noted.tracker.alt, written.tracker.alt);
     }
 }
