@@ -425,7 +425,9 @@ impl PeriodEstimator {
         self.last_ts.is_none_or(|last| ts_us > last) && self.since_recompute + 1 < self.recompute_every as usize
     }
 
-    /// A steady request into the ring, the grid moved to it.
+    /// A steady request into the ring and the grid moved to it, nothing re-analysed: for a
+    /// caller that [`PeriodEstimator::records_steady_alone`] told no re-analysis was due
+    /// ([`PeriodEstimator::record_steady`] is the whole record).
     #[inline]
     pub fn push_steady(&mut self, ts_us: u64) {
         self.last_ts = Some(ts_us);

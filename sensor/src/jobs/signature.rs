@@ -36,6 +36,7 @@ pub struct SigKey {
 }
 
 impl SigKey {
+    /// The key of `function` on `unit`, with the two words `a` and `b` of what it names.
     pub fn new(function: u16, unit: u32, a: u64, b: u64) -> SigKey {
         SigKey { op: u64::from(unit) << 16 | u64::from(function), a, b }
     }
