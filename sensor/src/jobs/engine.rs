@@ -192,9 +192,12 @@ pub struct JobEngine {
     /// Job events and alerts produced, for the caller to interleave with transactions.
     out: Vec<Event>,
     /// Tests only: whether steady polls take [`Job::steady_poll`] (off, `judge` judges every
-    /// transaction, and the output must not change), and how many did.
+    /// transaction, and the output must not change).
     #[cfg(test)]
-    steady_path: (bool, u64),
+    steady_path_off: bool,
+    /// Tests only: how many transactions [`Job::steady_poll`] judged.
+    #[cfg(test)]
+    steady_polls: u64,
 }
 
 impl JobEngine {
@@ -225,7 +228,9 @@ impl JobEngine {
             out: Vec::new(),
             cfg,
             #[cfg(test)]
-            steady_path: (true, 0),
+            steady_path_off: false,
+            #[cfg(test)]
+            steady_polls: 0,
         };
         if let Mode::Enforce(baseline) = mode {
             engine.load_baseline(&baseline);
@@ -649,15 +654,14 @@ impl JobEngine {
             window: self.cfg.period.window as u64,
             clear_after: self.cfg.clear_after,
         };
+        #[cfg(not(test))]
+        let steady_path = true;
         #[cfg(test)]
-        if !self.steady_path.0 {
-            self.judge(index, t, ts, now, enforcing, inflight);
-            return;
-        }
-        if self.jobs.get_mut(index).is_some_and(|job| job.steady_poll(t, steady)) {
+        let steady_path = !self.steady_path_off;
+        if steady_path && self.jobs.get_mut(index).is_some_and(|job| job.steady_poll(t, steady)) {
             #[cfg(test)]
             {
-                self.steady_path.1 += 1;
+                self.steady_polls += 1;
             }
             return;
         }
@@ -896,13 +900,13 @@ impl JobEngine {
     /// Tests only: steady polls judged by `judge` like every other transaction.
     #[cfg(test)]
     pub(crate) fn without_steady_path(&mut self) {
-        self.steady_path.0 = false;
+        self.steady_path_off = true;
     }
 
     /// Tests only: how many transactions [`Job::steady_poll`] judged.
     #[cfg(test)]
     pub(crate) fn steady_polls(&self) -> u64 {
-        self.steady_path.1
+        self.steady_polls
     }
 
     /// The index of the job with this key.

@@ -194,10 +194,11 @@ impl DistState {
 /// of on-time polls from their slot (jitter), and the response time, all in µs.
 ///
 /// Recording is batched: a transaction writes its samples to a buffer (in one allocation with
-/// the histograms, apart from the job; the job keeps the counts), and the histograms (a few KiB per job, cold in the cache by the time
-/// a job polls again) are updated 256 samples of a kind at a time: a steady job's samples
-/// fall in a few dozen cache lines of its histograms, and the larger the batch, the more
-/// samples share each of those lines per visit (on the benchmark capture, in a simulated 1 MiB
+/// the histograms, apart from the job; the job keeps the counts), and the histograms (a few
+/// KiB per job, cold in the cache by the time a job polls again) are updated 256 samples of a
+/// kind at a time: a steady job's samples fall in a few dozen cache lines of its histograms,
+/// and the larger the batch, the more samples share each of those lines per visit (on the
+/// benchmark capture, in a simulated 1 MiB
 /// cache, batches of 128 instead of 16 cut the misses of recording by a third; buffering
 /// 16-bit bucket codes instead of 32-bit values cut the engine's misses by another sixth; 256
 /// with the interval and response side by side and the jitters apart, instead of 128 with all

@@ -263,11 +263,12 @@ pub struct PeriodEstimator {
     // the learned cadence: its period, jitter, tolerance and confidence lead it).
     last_ts: Option<u64>,
     samples: u64,
-    since_recompute: usize,
+    /// Requests left until the whole window is re-analysed: `cfg.recompute_every` minus the
+    /// requests since the last analysis (below zero when a smaller interval was set since),
+    /// so that a steady record needs no field of `cfg` to tell whether one is due.
+    until_recompute: i64,
     /// The last `cfg.window` accepted request times, oldest first (its capacity).
     times: Ring,
-    /// `cfg.recompute_every`, beside the count it bounds.
-    recompute_every: u32,
     /// Whether an irregular request re-analyses the recent window at once (see
     /// [`PeriodEstimator::set_prompt_recent`]; set on every enforced poll).
     prompt_recent: bool,
@@ -285,6 +286,11 @@ pub struct PeriodEstimator {
     recent: Option<PeriodEstimate>,
     /// Early and off-grid requests (bursts folded), for the second cadence.
     off_grid: Ring,
+}
+
+/// A re-analysis interval as a signed count (at most `16 × 4096` requests).
+fn interval(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 thread_local! {
@@ -316,13 +322,12 @@ impl PeriodEstimator {
         PeriodEstimator {
             cfg,
             times: Ring::with_capacity(cfg.window),
-            recompute_every: u32::try_from(cfg.recompute_every).unwrap_or(u32::MAX),
+            until_recompute: interval(cfg.recompute_every),
             anchored_at_last: false,
             off_grid: Ring::with_capacity(off_grid_capacity),
             last_ts: None,
             samples: 0,
             ignored: 0,
-            since_recompute: 0,
             cadence: Cadence::Learning,
             primary: None,
             recent: None,
@@ -335,8 +340,10 @@ impl PeriodEstimator {
     /// Re-analyse the full window every `n` requests from now on (1 to 16 windows). The job engine relaxes it once a job is steady: an
     /// irregular request still triggers the cheap recent analysis at once.
     pub fn set_recompute_every(&mut self, n: usize) {
+        let old = interval(self.cfg.recompute_every);
         self.cfg.recompute_every = n.clamp(1, self.cfg.window.saturating_mul(16));
-        self.recompute_every = u32::try_from(self.cfg.recompute_every).unwrap_or(u32::MAX);
+        // The requests counted since the last analysis count against the new interval.
+        self.until_recompute += interval(self.cfg.recompute_every) - old;
     }
 
     /// Re-analyses the window now (before its estimate is read for good: the end of learning,
@@ -344,7 +351,6 @@ impl PeriodEstimator {
     pub fn refresh(&mut self) {
         if self.times.len() > self.cfg.min_intervals {
             self.recompute();
-            self.since_recompute = 0;
         }
     }
 
@@ -386,11 +392,11 @@ impl PeriodEstimator {
             None => Observation::NoCadence,
         };
 
-        self.since_recompute += 1;
+        self.until_recompute -= 1;
         // Until a cadence is found every request is analysed; after that, every
         // `recompute_every` requests, plus the cheap recent analysis for an irregular one.
         let filling = self.samples <= self.cfg.window as u64 && self.primary.is_none();
-        if filling || self.since_recompute >= self.cfg.recompute_every {
+        if filling || self.until_recompute <= 0 {
             self.recompute();
         } else if self.prompt_recent
             && self.primary.is_some()
@@ -413,7 +419,7 @@ impl PeriodEstimator {
             return;
         }
         self.push_steady(ts_us);
-        if self.since_recompute >= self.cfg.recompute_every {
+        if self.until_recompute <= 0 {
             self.recompute();
         }
     }
@@ -422,7 +428,7 @@ impl PeriodEstimator {
     /// it: a request newer than the last, and no re-analysis due with it.
     #[inline]
     pub fn records_steady_alone(&self, ts_us: u64) -> bool {
-        self.last_ts.is_none_or(|last| ts_us > last) && self.since_recompute + 1 < self.recompute_every as usize
+        self.last_ts.is_none_or(|last| ts_us > last) && self.until_recompute > 1
     }
 
     /// A steady request into the ring and the grid moved to it, nothing re-analysed: for a
@@ -437,7 +443,7 @@ impl PeriodEstimator {
         // (Without a primary cadence the grid is unused, and replaced by the analysis that
         // finds one: moving it regardless spares reading the estimate.)
         self.anchored_at_last = true;
-        self.since_recompute += 1;
+        self.until_recompute -= 1;
     }
 
     /// Writes to the grid what steady records noted in `anchored_at_last`.
@@ -458,7 +464,7 @@ impl PeriodEstimator {
 
     /// Whether the last request fed made the whole window be re-analysed.
     pub fn just_recomputed(&self) -> bool {
-        self.since_recompute == 0
+        self.until_recompute == interval(self.cfg.recompute_every)
     }
 
     /// The learned cadence over the whole window, when the job is periodic.
@@ -558,7 +564,7 @@ impl PeriodEstimator {
 
     /// Re-analyses the whole window, the recent window and the off-grid ring.
     fn recompute(&mut self) {
-        self.since_recompute = 0;
+        self.until_recompute = interval(self.cfg.recompute_every);
         self.recompute_recent();
         let cfg = self.cfg;
         let was_periodic = self.primary.is_some();
@@ -1196,9 +1202,8 @@ mod tests {
         for (start, len, want) in [
             (offset_of!(PeriodEstimator, last_ts), size_of::<Option<u64>>(), 0),
             (offset_of!(PeriodEstimator, samples), size_of::<u64>(), 0),
-            (offset_of!(PeriodEstimator, since_recompute), size_of::<usize>(), 0),
+            (offset_of!(PeriodEstimator, until_recompute), size_of::<i64>(), 0),
             (offset_of!(PeriodEstimator, times), size_of::<Ring>(), 0),
-            (offset_of!(PeriodEstimator, recompute_every), size_of::<u32>(), 0),
             (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>(), 0),
             (offset_of!(PeriodEstimator, anchored_at_last), size_of::<bool>(), 0),
             // What the learned cadence reads of the estimate (line 1): whether there is one

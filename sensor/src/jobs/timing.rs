@@ -120,8 +120,6 @@ impl Tracker {
 
     /// Places one request on the grid.
     pub fn observe(&mut self, c: Cadence, ts: u64) -> Fit {
-        let p = c.period_us.max(1);
-        let tol = c.window_us();
         let Some(anchor) = self.anchor else {
             self.anchor = Some(ts);
             return Fit::Anchored;
@@ -132,6 +130,8 @@ impl Tracker {
         if let Some(deviation) = self.next_slot_deviation(c, ts) {
             return self.on_time(ts, deviation, 0);
         }
+        let p = c.period_us.max(1);
+        let tol = c.window_us();
         let dt = ts - anchor;
         // The nearest slot, and the slot the request came after.
         let nearest = (dt + p / 2) / p;
