@@ -491,7 +491,10 @@ impl JobEngine {
                 self.out.extend(job_event(job, now, self.cfg.job_events));
                 // Memory goes with the job; its identity stays known.
                 job.dist.release();
-                job.estimator = super::period::PeriodEstimator::new(PeriodConfig { window: 8, ..self.cfg.period });
+                job.replace_estimator(super::period::PeriodEstimator::new(PeriodConfig {
+                    window: 8,
+                    ..self.cfg.period
+                }));
             }
         }
     }

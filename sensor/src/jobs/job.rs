@@ -1,7 +1,7 @@
 //! One tracked job: its identity, what was learned of it (cadence, period, jitter and response
 //! time distributions), the grid it is held to, and its open incidents.
 
-use super::period::{PeriodConfig, PeriodEstimator};
+use super::period::{PeriodConfig, PeriodEstimate, PeriodEstimator};
 use super::recent::Met;
 use super::signature::{Describe, JobKey};
 use super::text;
@@ -40,6 +40,13 @@ pub fn enforceable(period_us: u64, tolerance_us: u64) -> Cadence {
     let floor = period_us / (100 / MIN_TOLERANCE_PERCENT);
     // Under half the period (a baseline requires it): 45 % at most.
     Cadence { period_us, tolerance_us: tolerance_us.max(floor).max(5_000).min(period_us * 45 / 100) }
+}
+
+/// `e` as [`Job::learned_cadence`] holds a job to, were the job to have seen `samples`
+/// requests: see there.
+fn trusted_cadence(e: &PeriodEstimate, samples: u64) -> Option<Cadence> {
+    let trusted = e.confidence >= MIN_CONFIDENCE || (samples >= 8 && e.jitter_us.saturating_mul(50) <= e.period_us);
+    trusted.then(|| enforceable(e.period_us, e.tolerance_us))
 }
 
 /// Which distribution a sample belongs to.
@@ -263,7 +270,9 @@ impl Distributions {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Incident {
     pub open: bool,
-    calm: u32,
+    /// Good observations in a row while open (saturating: an incident that must see more
+    /// than 65 535 of them never closes, where the engine asks for three).
+    calm: u16,
 }
 
 impl Incident {
@@ -278,8 +287,8 @@ impl Incident {
     /// A good observation; the incident closes after `clear_after` of them in a row.
     pub fn good(&mut self, clear_after: u32) {
         if self.open {
-            self.calm += 1;
-            if self.calm >= clear_after {
+            self.calm = self.calm.saturating_add(1);
+            if u32::from(self.calm) >= clear_after {
                 self.open = false;
                 self.calm = 0;
             }
@@ -300,14 +309,49 @@ pub struct Incidents {
     pub slow: Incident,
 }
 
+/// [`Job::mature_learned_cadence`] as of one analysis of the estimator: 20 bytes, in the job's
+/// fourth line beside what a learning poll writes there anyway.
+#[derive(Debug, Clone, Copy)]
+struct MatureCadence {
+    /// 0: no cadence (an enforceable period is never 0).
+    period_us: u64,
+    tolerance_us: u64,
+    /// [`PeriodEstimator::analyses`] when it was derived; [`MatureCadence::STALE`] matches
+    /// none until the estimator's count wraps, four billion analyses on.
+    analyses: u32,
+}
+
+impl MatureCadence {
+    /// Derived from no analysis yet.
+    const STALE: MatureCadence = MatureCadence { period_us: 0, tolerance_us: 0, analyses: u32::MAX };
+
+    fn of(cadence: Option<Cadence>, analyses: u32) -> MatureCadence {
+        match cadence {
+            // A period of 0 would read back as none: derive it afresh each time instead.
+            Some(c) if c.period_us > 0 => {
+                MatureCadence { period_us: c.period_us, tolerance_us: c.tolerance_us, analyses }
+            }
+            Some(_) => MatureCadence::STALE,
+            None => MatureCadence { period_us: 0, tolerance_us: 0, analyses },
+        }
+    }
+
+    fn cadence(self) -> Option<Cadence> {
+        (self.period_us > 0).then_some(Cadence { period_us: self.period_us, tolerance_us: self.tolerance_us })
+    }
+}
+
 /// One tracked job.
 ///
 /// Laid out hot first (`repr(C)` keeps the order): by the time a job polls again, hundreds of
 /// other jobs' transactions and a stream of packets have gone through the cache, so what a
 /// steady poll reads and writes is kept together in the first few cache lines, and what only
-/// alerts, events and baselines need comes after.
+/// alerts, events and baselines need comes after. Aligned to a cache line so that those
+/// lines are the job's own: the job table is one large allocation, which the allocator
+/// places 16 bytes past a page boundary, so that unaligned every "line" of every job
+/// straddled two.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct Job {
     // Line 1: who does what on which connection (what the memo of recent jobs checks), the
     // count every transaction updates and the id it stamps on each.
@@ -336,10 +380,12 @@ pub struct Job {
     pub tracker: Tracker,
     /// Response times above this raise `response_slow`.
     pub response_limit_us: Option<u64>,
-    // Line 4: the sample counts and the pointer to the samples and histograms, and the open
-    // incidents (read by enforced polls only).
+    // Line 4: the sample counts and the pointer to the samples and histograms, the open
+    // incidents (read by enforced polls only), and the learned cadence a learning job's steady
+    // polls are placed on (so that they do not read the estimate, a line further on).
     pub dist: Distributions,
     pub incidents: Incidents,
+    mature_cadence: MatureCadence,
     // Lines 5 and 6: the estimator's ring and counters, and its estimate (see its layout).
     pub estimator: PeriodEstimator,
     // What only failures, alerts, events and baselines read.
@@ -398,6 +444,7 @@ impl Job {
                 e
             },
             dist: Distributions::new(),
+            mature_cadence: MatureCadence::STALE,
             state: JobState::Learning,
             reported_periodic: None,
             reference: None,
@@ -440,12 +487,35 @@ impl Job {
     /// within 2 % of the period. A handful of random operator writes can look periodic by
     /// chance, loosely; a dozen regular polls, or a few clockwork ones, cannot.
     pub fn learned_cadence(&self) -> Option<Cadence> {
-        self.estimator
-            .estimate()
-            .filter(|e| {
-                e.confidence >= MIN_CONFIDENCE || (e.samples >= 8 && e.jitter_us.saturating_mul(50) <= e.period_us)
-            })
-            .map(|e| enforceable(e.period_us, e.tolerance_us))
+        self.estimator.estimate().and_then(|e| trusted_cadence(&e, e.samples))
+    }
+
+    /// [`Job::learned_cadence`] of a job whose estimator holds eight requests or more (as a
+    /// learning job's steady poll requires), kept from one analysis of the estimator to the
+    /// next: only an analysis changes it.
+    #[inline]
+    pub fn mature_learned_cadence(&mut self) -> Option<Cadence> {
+        let analyses = self.estimator.analyses();
+        let cached = self.mature_cadence;
+        if cached.analyses == analyses {
+            return cached.cadence();
+        }
+        self.refresh_mature_cadence(analyses)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refresh_mature_cadence(&mut self, analyses: u32) -> Option<Cadence> {
+        let cadence = self.estimator.estimate().and_then(|e| trusted_cadence(&e, e.samples.max(8)));
+        self.mature_cadence = MatureCadence::of(cadence, analyses);
+        cadence
+    }
+
+    /// A new estimator (retiring a job frees the old one's memory): what was derived from the
+    /// old one's estimate goes with it.
+    pub fn replace_estimator(&mut self, estimator: PeriodEstimator) {
+        self.estimator = estimator;
+        self.mature_cadence = MatureCadence::STALE;
     }
 
     /// Whether a job once found aperiodic has settled into a cadence: the whole window's
@@ -609,8 +679,16 @@ mod layout {
         assert_eq!(offset_of!(Job, dist), 3 * 64);
         assert_eq!(line(offset_of!(Job, dist), size_of::<Distributions>()), (3, 3));
         assert_eq!(line(offset_of!(Job, incidents), size_of::<Incidents>()), (3, 3));
+        assert_eq!(line(offset_of!(Job, mature_cadence), size_of::<MatureCadence>()), (3, 3));
         // The estimator's steady lines follow at once (adjacent lines, one stream to fetch).
         assert_eq!(offset_of!(Job, estimator), 4 * 64);
+    }
+
+    /// The job table is one allocation, which the allocator places 16 bytes past a page
+    /// boundary: without the alignment every line above would straddle two.
+    #[test]
+    fn jobs_start_on_a_cache_line() {
+        assert_eq!(std::mem::align_of::<Job>(), 64);
     }
 
     /// What only alerts, events and baselines read comes after what a steady poll touches.

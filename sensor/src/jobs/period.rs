@@ -276,6 +276,9 @@ pub struct PeriodEstimator {
     /// what a steady record leaves, noted here rather than written to `tracker` (another
     /// cache line), and settled before the tracker is read.
     anchored_at_last: bool,
+    /// Analyses of the whole window so far (wrapping): the estimate changes only with one,
+    /// so a caller may keep what it derived from the estimate until this moves on.
+    analyses: u32,
     primary: Option<PeriodEstimate>,
     /// The online position on the primary grid.
     tracker: Tracker,
@@ -324,6 +327,7 @@ impl PeriodEstimator {
             times: Ring::with_capacity(cfg.window),
             until_recompute: interval(cfg.recompute_every),
             anchored_at_last: false,
+            analyses: 0,
             off_grid: Ring::with_capacity(off_grid_capacity),
             last_ts: None,
             samples: 0,
@@ -510,6 +514,13 @@ impl PeriodEstimator {
         self.samples
     }
 
+    /// How many times the whole window was analysed (wrapping): [`PeriodEstimator::estimate`]
+    /// changes only when this does (and with [`PeriodEstimator::samples`]).
+    #[inline]
+    pub fn analyses(&self) -> u32 {
+        self.analyses
+    }
+
     /// Requests ignored because their time did not advance.
     pub fn ignored(&self) -> u64 {
         self.ignored
@@ -564,6 +575,7 @@ impl PeriodEstimator {
 
     /// Re-analyses the whole window, the recent window and the off-grid ring.
     fn recompute(&mut self) {
+        self.analyses = self.analyses.wrapping_add(1);
         self.until_recompute = interval(self.cfg.recompute_every);
         self.recompute_recent();
         let cfg = self.cfg;
@@ -1206,6 +1218,7 @@ mod tests {
             (offset_of!(PeriodEstimator, times), size_of::<Ring>(), 0),
             (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>(), 0),
             (offset_of!(PeriodEstimator, anchored_at_last), size_of::<bool>(), 0),
+            (offset_of!(PeriodEstimator, analyses), size_of::<u32>(), 0),
             // What the learned cadence reads of the estimate (line 1): whether there is one
             // (the tag before the fields), period, jitter, tolerance and confidence.
             (primary, tag + offset_of!(PeriodEstimate, confidence) + size_of::<f64>(), 1),

@@ -96,7 +96,7 @@ impl Job {
     /// cadence is not (or not yet) learned, or that the rules or the baseline hold to one
     /// already.
     #[inline]
-    fn steady_cadence(&self, req: u64, rt: u64, s: Steady) -> Option<Cadence> {
+    fn steady_cadence(&mut self, req: u64, rt: u64, s: Steady) -> Option<Cadence> {
         if self.state != JobState::Established {
             return None;
         }
@@ -105,10 +105,14 @@ impl Job {
             let limit = self.response_limit_us?;
             return (req >= self.resync_at && rt <= limit).then_some(cadence);
         }
-        if self.reference.is_some() || self.reported_periodic != Some(true) || self.estimator.samples() < s.window {
+        // Eight requests or more: the mature cadence is the learned one.
+        if self.reference.is_some()
+            || self.reported_periodic != Some(true)
+            || self.estimator.samples() < s.window.max(8)
+        {
             return None;
         }
-        self.learned_cadence()
+        self.mature_learned_cadence()
     }
 }
 
