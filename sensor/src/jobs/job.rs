@@ -190,6 +190,20 @@ impl DistState {
         }
     }
 
+    /// The buffer of `kind` is full: moves it into the histogram, then buffers `code`.
+    #[cold]
+    #[inline(never)]
+    fn record_after_flush(&mut self, kind: Sample, code: u16) {
+        self.flush_kind(kind);
+        let k = kind as usize;
+        if let (Some(len), Some(store)) = (self.len.get_mut(k), self.store.as_deref_mut()) {
+            if let Some(slot) = store.pending.slot(kind, usize::from(*len)) {
+                *slot = code;
+                *len += 1;
+            }
+        }
+    }
+
     fn flush(&mut self) {
         for kind in [Sample::Interval, Sample::Jitter, Sample::Response] {
             self.flush_kind(kind);
@@ -224,26 +238,20 @@ impl Distributions {
 
     /// Records `v` µs (clamped into the histograms' range). Inlined: each caller's `kind` is
     /// a constant, which picks the buffer at compile time (the flush stays out of line).
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, kind: Sample, v: u64) {
         let state = self.0.get_mut();
         let k = kind as usize;
-        let Some(&len) = state.len.get(k) else { return };
-        let len = if usize::from(len) == PENDING {
-            state.flush_kind(kind);
-            0
-        } else {
-            len
-        };
         // 1 µs to an hour: fits in 32 bits.
-        let v = u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX);
-        let Some(store) = state.store.as_deref_mut() else { return };
-        if let Some(slot) = store.pending.slot(kind, usize::from(len)) {
-            *slot = bucket_code(v);
-            if let Some(l) = state.len.get_mut(k) {
-                *l = len + 1;
+        let code = bucket_code(u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX));
+        if let (Some(len), Some(store)) = (state.len.get_mut(k), state.store.as_deref_mut()) {
+            if let Some(slot) = store.pending.slot(kind, usize::from(*len)) {
+                *slot = code;
+                *len += 1;
+                return;
             }
         }
+        state.record_after_flush(kind, code);
     }
 
     /// Frees the histograms (a retired job).
