@@ -30,7 +30,7 @@
 
 use super::baseline::{Baseline, JobEntry, LearnedFrom, ResponseEntry, TalkerEntry};
 use super::commands::CommandIncidents;
-use super::job::{Job, Sample};
+use super::job::{Job, Sample, MATURE_SAMPLES};
 use super::period::PeriodConfig;
 use super::recent::{Met, RecentJobs};
 use super::signature::{self, JobKey, PairKey, SigKey};
@@ -654,7 +654,7 @@ impl JobEngine {
         let steady = Steady {
             enforcing,
             timing_distributions: self.timing_distributions(),
-            window: self.cfg.period.window as u64,
+            window: (self.cfg.period.window as u64).max(MATURE_SAMPLES),
             clear_after: self.cfg.clear_after,
         };
         #[cfg(not(test))]

@@ -42,10 +42,15 @@ pub fn enforceable(period_us: u64, tolerance_us: u64) -> Cadence {
     Cadence { period_us, tolerance_us: tolerance_us.max(floor).max(5_000).min(period_us * 45 / 100) }
 }
 
+/// Requests after which a clockwork estimate is trusted whatever its confidence (see
+/// [`Job::learned_cadence`]).
+pub const MATURE_SAMPLES: u64 = 8;
+
 /// `e` as [`Job::learned_cadence`] holds a job to, were the job to have seen `samples`
 /// requests: see there.
 fn trusted_cadence(e: &PeriodEstimate, samples: u64) -> Option<Cadence> {
-    let trusted = e.confidence >= MIN_CONFIDENCE || (samples >= 8 && e.jitter_us.saturating_mul(50) <= e.period_us);
+    let trusted =
+        e.confidence >= MIN_CONFIDENCE || (samples >= MATURE_SAMPLES && e.jitter_us.saturating_mul(50) <= e.period_us);
     trusted.then(|| enforceable(e.period_us, e.tolerance_us))
 }
 
@@ -190,18 +195,25 @@ impl DistState {
         }
     }
 
+    /// Buffers `code` as a sample of `kind`; false when its buffer is full (or the job
+    /// retired).
+    #[inline(always)]
+    fn buffer(&mut self, kind: Sample, code: u16) -> bool {
+        let (Some(len), Some(store)) = (self.len.get_mut(kind as usize), self.store.as_deref_mut()) else {
+            return false;
+        };
+        let Some(slot) = store.pending.slot(kind, usize::from(*len)) else { return false };
+        *slot = code;
+        *len += 1;
+        true
+    }
+
     /// The buffer of `kind` is full: moves it into the histogram, then buffers `code`.
     #[cold]
     #[inline(never)]
     fn record_after_flush(&mut self, kind: Sample, code: u16) {
         self.flush_kind(kind);
-        let k = kind as usize;
-        if let (Some(len), Some(store)) = (self.len.get_mut(k), self.store.as_deref_mut()) {
-            if let Some(slot) = store.pending.slot(kind, usize::from(*len)) {
-                *slot = code;
-                *len += 1;
-            }
-        }
+        self.buffer(kind, code);
     }
 
     fn flush(&mut self) {
@@ -241,17 +253,11 @@ impl Distributions {
     #[inline(always)]
     pub fn record(&mut self, kind: Sample, v: u64) {
         let state = self.0.get_mut();
-        let k = kind as usize;
         // 1 µs to an hour: fits in 32 bits.
         let code = bucket_code(u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX));
-        if let (Some(len), Some(store)) = (state.len.get_mut(k), state.store.as_deref_mut()) {
-            if let Some(slot) = store.pending.slot(kind, usize::from(*len)) {
-                *slot = code;
-                *len += 1;
-                return;
-            }
+        if !state.buffer(kind, code) {
+            state.record_after_flush(kind, code);
         }
-        state.record_after_flush(kind, code);
     }
 
     /// Frees the histograms (a retired job).
@@ -333,15 +339,24 @@ impl MatureCadence {
     /// Derived from no analysis yet.
     const STALE: MatureCadence = MatureCadence { period_us: 0, tolerance_us: 0, analyses: u32::MAX };
 
-    fn of(cadence: Option<Cadence>, analyses: u32) -> MatureCadence {
-        match cadence {
-            // A period of 0 would read back as none: derive it afresh each time instead.
-            Some(c) if c.period_us > 0 => {
-                MatureCadence { period_us: c.period_us, tolerance_us: c.tolerance_us, analyses }
-            }
-            Some(_) => MatureCadence::STALE,
-            None => MatureCadence { period_us: 0, tolerance_us: 0, analyses },
+    /// The learned cadence of a job whose estimator `e` holds [`MATURE_SAMPLES`] requests or
+    /// more, derived again only when `e` has analysed its window since.
+    #[inline]
+    fn of(&mut self, e: &PeriodEstimator) -> Option<Cadence> {
+        let analyses = e.analyses();
+        if self.analyses != analyses {
+            self.derive(e, analyses);
         }
+        self.cadence()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn derive(&mut self, e: &PeriodEstimator, analyses: u32) {
+        // An estimate's period is at least 1 µs, so 0 is free to mean "none".
+        let c = e.estimate().and_then(|est| trusted_cadence(&est, est.samples.max(MATURE_SAMPLES)));
+        let (period_us, tolerance_us) = c.map_or((0, 0), |c| (c.period_us, c.tolerance_us));
+        *self = MatureCadence { period_us, tolerance_us, analyses };
     }
 
     fn cadence(self) -> Option<Cadence> {
@@ -498,25 +513,12 @@ impl Job {
         self.estimator.estimate().and_then(|e| trusted_cadence(&e, e.samples))
     }
 
-    /// [`Job::learned_cadence`] of a job whose estimator holds eight requests or more (as a
+    /// [`Job::learned_cadence`] of a job whose estimator holds [`MATURE_SAMPLES`] requests or more (as a
     /// learning job's steady poll requires), kept from one analysis of the estimator to the
     /// next: only an analysis changes it.
     #[inline]
     pub fn mature_learned_cadence(&mut self) -> Option<Cadence> {
-        let analyses = self.estimator.analyses();
-        let cached = self.mature_cadence;
-        if cached.analyses == analyses {
-            return cached.cadence();
-        }
-        self.refresh_mature_cadence(analyses)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn refresh_mature_cadence(&mut self, analyses: u32) -> Option<Cadence> {
-        let cadence = self.estimator.estimate().and_then(|e| trusted_cadence(&e, e.samples.max(8)));
-        self.mature_cadence = MatureCadence::of(cadence, analyses);
-        cadence
+        self.mature_cadence.of(&self.estimator)
     }
 
     /// A new estimator (retiring a job frees the old one's memory): what was derived from the
@@ -697,6 +699,24 @@ mod layout {
     #[test]
     fn jobs_start_on_a_cache_line() {
         assert_eq!(std::mem::align_of::<Job>(), 64);
+    }
+
+    /// The kept cadence follows the estimator's analyses: polls every second, then every two,
+    /// asked after each request, always what the estimate gives at that moment.
+    #[test]
+    fn the_kept_cadence_follows_each_analysis() {
+        let mut e = PeriodEstimator::new(PeriodConfig::default());
+        let mut kept = MatureCadence::STALE;
+        let mut ts = 0;
+        let mut seen = Vec::new();
+        for i in 0..400u64 {
+            ts += if i < 150 { 1_000_000 } else { 2_000_000 };
+            e.observe(ts);
+            let fresh = e.estimate().and_then(|est| trusted_cadence(&est, est.samples.max(MATURE_SAMPLES)));
+            assert_eq!(kept.of(&e), fresh, "request {i}");
+            seen.extend(fresh.map(|c| c.period_us));
+        }
+        assert!(seen.contains(&1_000_000) && seen.contains(&2_000_000), "{seen:?}");
     }
 
     /// What only alerts, events and baselines read comes after what a steady poll touches.

@@ -21,7 +21,8 @@ pub struct Steady {
     /// Intervals and jitters go into the distributions (see `JobEngine::timing_distributions`).
     pub timing_distributions: bool,
     /// Requests a learning job's estimator must hold before its steady polls are followed on
-    /// the grid of its learned cadence (the period configuration's window).
+    /// the grid of its learned cadence: the period configuration's window, and at least
+    /// [`super::job::MATURE_SAMPLES`] (the mature cadence is the learned one from there).
     pub window: u64,
     /// Good observations in a row that close an incident.
     pub clear_after: u32,
@@ -105,11 +106,7 @@ impl Job {
             let limit = self.response_limit_us?;
             return (req >= self.resync_at && rt <= limit).then_some(cadence);
         }
-        // Eight requests or more: the mature cadence is the learned one.
-        if self.reference.is_some()
-            || self.reported_periodic != Some(true)
-            || self.estimator.samples() < s.window.max(8)
-        {
+        if self.reference.is_some() || self.reported_periodic != Some(true) || self.estimator.samples() < s.window {
             return None;
         }
         self.mature_learned_cadence()
