@@ -191,6 +191,9 @@ pub struct JobEngine {
     declared_reported: Vec<String>,
     /// Job events and alerts produced, for the caller to interleave with transactions.
     out: Vec<Event>,
+    /// Requests a learning job's estimator must hold before its steady polls take the steady
+    /// path ([`Steady::window`]): fixed by the configuration, so worked out once.
+    steady_window: u64,
     /// Tests only: whether steady polls take [`Job::steady_poll`] (off, `judge` judges every
     /// transaction, and the output must not change).
     #[cfg(test)]
@@ -226,6 +229,7 @@ impl JobEngine {
             declared_missing: Vec::new(),
             declared_reported: Vec::new(),
             out: Vec::new(),
+            steady_window: (cfg.period.window as u64).max(MATURE_SAMPLES),
             cfg,
             #[cfg(test)]
             steady_path_off: false,
@@ -654,7 +658,7 @@ impl JobEngine {
         let steady = Steady {
             enforcing,
             timing_distributions: self.timing_distributions(),
-            window: (self.cfg.period.window as u64).max(MATURE_SAMPLES),
+            window: self.steady_window,
             clear_after: self.cfg.clear_after,
         };
         #[cfg(not(test))]

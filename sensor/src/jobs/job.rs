@@ -54,6 +54,12 @@ fn trusted_cadence(e: &PeriodEstimate, samples: u64) -> Option<Cadence> {
     trusted.then(|| enforceable(e.period_us, e.tolerance_us))
 }
 
+/// [`Job::learned_cadence`] of a job whose estimator `e` holds [`MATURE_SAMPLES`] requests or
+/// more: the count no longer decides whether a clockwork estimate is trusted.
+fn mature_cadence(e: &PeriodEstimator) -> Option<Cadence> {
+    e.estimate().and_then(|est| trusted_cadence(&est, est.samples.max(MATURE_SAMPLES)))
+}
+
 /// Which distribution a sample belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sample {
@@ -354,7 +360,7 @@ impl MatureCadence {
     #[inline(never)]
     fn derive(&mut self, e: &PeriodEstimator, analyses: u32) {
         // An estimate's period is at least 1 µs, so 0 is free to mean "none".
-        let c = e.estimate().and_then(|est| trusted_cadence(&est, est.samples.max(MATURE_SAMPLES)));
+        let c = mature_cadence(e);
         let (period_us, tolerance_us) = c.map_or((0, 0), |c| (c.period_us, c.tolerance_us));
         *self = MatureCadence { period_us, tolerance_us, analyses };
     }
@@ -506,7 +512,7 @@ impl Job {
 
     /// The estimator's current cadence, with the on-time window widened to at least
     /// [`MIN_TOLERANCE_RATIO`] of the period, once it is trustworthy enough to hold the job to:
-    /// a confidence of at least [`MIN_CONFIDENCE`], or eight requests or more whose jitter is
+    /// a confidence of at least [`MIN_CONFIDENCE`], or [`MATURE_SAMPLES`] requests or more whose jitter is
     /// within 2 % of the period. A handful of random operator writes can look periodic by
     /// chance, loosely; a dozen regular polls, or a few clockwork ones, cannot.
     pub fn learned_cadence(&self) -> Option<Cadence> {
@@ -712,7 +718,7 @@ mod layout {
         for i in 0..400u64 {
             ts += if i < 150 { 1_000_000 } else { 2_000_000 };
             e.observe(ts);
-            let fresh = e.estimate().and_then(|est| trusted_cadence(&est, est.samples.max(MATURE_SAMPLES)));
+            let fresh = mature_cadence(&e);
             assert_eq!(kept.of(&e), fresh, "request {i}");
             seen.extend(fresh.map(|c| c.period_us));
         }
