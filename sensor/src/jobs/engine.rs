@@ -461,7 +461,7 @@ impl JobEngine {
                 retired.push(i);
                 continue;
             }
-            let (Some(c), Some(stop_after)) = (job.reference, job.stop_after(self.cfg.stop_after_missed)) else {
+            let (Some(c), Some(stop_after)) = (job.reference(), job.stop_after(self.cfg.stop_after_missed)) else {
                 continue;
             };
             if job.state == JobState::Stopped {
@@ -555,18 +555,18 @@ impl JobEngine {
             job.known = true;
             job.learned_failure_ratio = Some(job.failure_ratio());
             job.learned_max_failure_run = Some(job.max_failure_run);
-            job.response_limit_us = job.learned_response_limit(min);
-            if job.reference.is_none() {
+            job.set_response_limit_us(job.learned_response_limit(min));
+            if job.reference().is_none() {
                 if let Some(c) = job.learned_cadence() {
                     let c = job.with_overrides(c);
-                    job.reference = Some(c);
+                    job.set_reference(Some(c));
                     job.tracker.reset();
                     job.tracker.observe(c, job.last_seen);
                 }
             }
         }
         for i in 0..self.jobs.len() {
-            if self.jobs.get(i).is_some_and(|j| j.reference.is_some() && j.cycle.is_none()) {
+            if self.jobs.get(i).is_some_and(|j| j.reference().is_some() && j.cycle.is_none()) {
                 self.recompute_cycles(i);
             }
         }
@@ -576,7 +576,7 @@ impl JobEngine {
         let Some(job) = self.jobs.get(i) else { return };
         let pair_key = job.key.pair();
         let last_seen = job.last_seen;
-        let period = job.reference.map_or(0, |c| c.period_us);
+        let period = job.reference().map_or(0, |c| c.period_us);
         // The pair is silent when none of its jobs made a request after this one's next was due.
         let pair_last = self.pair_mates(i).filter_map(|k| self.jobs.get(k)).map(|j| j.last_seen).max().unwrap_or(0);
         let pair_silent = pair_last <= last_seen.saturating_add(period);
@@ -595,7 +595,7 @@ impl JobEngine {
         if pair_silent {
             for other in self.pair_mates(i).filter_map(|k| self.jobs.get(k)) {
                 if other.id != job.id
-                    && other.reference.is_some()
+                    && other.reference().is_some()
                     && !matches!(other.state, JobState::Stopped | JobState::Retired)
                 {
                     others.push(other.name());
@@ -747,14 +747,14 @@ impl JobEngine {
         if let Some(rt) = t.response_time_us() {
             // Alerts read the response times only to learn the job's limit: once it has one,
             // they are kept only for job events and baselines.
-            if timing_distributions || !enforcing || job.response_limit_us.is_none() {
+            if timing_distributions || !enforcing || job.response_limit_us().is_none() {
                 job.dist.record(Sample::Response, rt);
             }
-            if enforcing && job.response_limit_us.is_none() {
-                job.response_limit_us = job.learned_response_limit(self.cfg.min_response_samples * 3 / 2);
+            if enforcing && job.response_limit_us().is_none() {
+                job.set_response_limit_us(job.learned_response_limit(self.cfg.min_response_samples * 3 / 2));
             }
             if enforcing {
-                if let Some(limit) = job.response_limit_us {
+                if let Some(limit) = job.response_limit_us() {
                     if rt > limit {
                         if job.incidents.slow.bad() {
                             events.push(slow_alert(job, ts, rt, limit));
@@ -797,7 +797,7 @@ impl JobEngine {
                 // The learned cadence, when feeding the estimator left it as it was (a steady
                 // poll that caused no analysis): `timing` need not work it out again.
                 let mut unchanged = None;
-                if job.reference.is_none() || !enforcing {
+                if job.reference().is_none() || !enforcing {
                     let learned = job.learned_cadence();
                     match learned {
                         Some(c) if job.estimator.samples() >= self.cfg.period.window as u64 => {
@@ -871,15 +871,15 @@ impl JobEngine {
             job.declared_severity = declared.severity;
             job.state = JobState::Established;
             job.reported_periodic = Some(true);
-            job.reference = Some(Cadence { period_us: declared.period_us, tolerance_us: declared.tolerance_us });
+            job.set_reference(Some(Cadence { period_us: declared.period_us, tolerance_us: declared.tolerance_us }));
             self.declared_missing.retain(|d| *d != declared.id);
         } else if let Some(k) = self.baseline_jobs.get(&(key.pair(), job.text.key.clone())) {
             job.known = true;
             job.state = JobState::Established;
             job.reported_periodic = Some(k.reference.is_some());
-            job.reference = k.reference;
+            job.set_reference(k.reference);
             job.stop_after_us = k.stop_after_us;
-            job.response_limit_us = k.response_limit_us;
+            job.set_response_limit_us(k.response_limit_us);
             job.learned_failure_ratio = Some(k.failure_ratio);
         } else if self.learning {
             job.known = true;
@@ -888,10 +888,10 @@ impl JobEngine {
             job.stop_after_us = Some(stop);
         }
         if let Some(limit) = job.overrides.response_limit_us {
-            job.response_limit_us = Some(limit);
+            job.set_response_limit_us(Some(limit));
         }
-        if let Some(c) = job.reference {
-            job.reference = Some(job.with_overrides(c));
+        if let Some(c) = job.reference() {
+            job.set_reference(Some(job.with_overrides(c)));
         }
         self.out.extend(job_event(&job, now.max(ts), self.cfg.job_events));
         let i = self.jobs.len();
@@ -1054,7 +1054,7 @@ impl JobEngine {
         // for as long as the job runs and fold every timing alert of the pair into it.
         // Program and firmware transfers are never routine, however regular their blocks.
         let routine = !matches!(job.category, Category::Program | Category::Firmware)
-            && (job.reference.is_some() || job.estimator.is_periodic());
+            && (job.reference().is_some() || job.estimator.is_periodic());
         let events = match &hit {
             Some((_, crate::rules::Action::Allow | crate::rules::Action::Ignore, _, _)) => Vec::new(),
             Some((id, crate::rules::Action::Alert, severity, description)) => {
@@ -1103,7 +1103,7 @@ impl JobEngine {
         // Learning the cadence: a job is established once its cadence is trustworthy, or once
         // it is known to have none. An established job held to a cadence has nothing to learn
         // here (a new cadence is `enforce`'s business).
-        if job.state != JobState::Learning && job.reference.is_some() {
+        if job.state != JobState::Learning && job.reference().is_some() {
             self.enforce(i, req, enforcing, inflight, events);
             return;
         }
@@ -1115,7 +1115,7 @@ impl JobEngine {
         let first_decision = job.state == JobState::Learning && (learned.is_some() || aperiodic);
         // A job already found aperiodic needs more than a regular stretch to be held to a
         // cadence: a confident estimate that its recent requests agree with.
-        let newly_periodic = job.reference.is_none()
+        let newly_periodic = job.reference().is_none()
             && learned.is_some()
             && (enforcing || job.reported_periodic == Some(false))
             && (job.reported_periodic != Some(false) || job.settled_into_cadence());
@@ -1137,11 +1137,11 @@ impl JobEngine {
             job.estimator.set_recompute_every(relaxed);
             if enforcing {
                 // Held to it from now on (while learning, the end of the window does it).
-                job.reference = learned.map(|c| job.with_overrides(c));
+                job.set_reference(learned.map(|c| job.with_overrides(c)));
                 job.tracker.reset();
             }
         }
-        if job.reference.is_some() {
+        if job.reference().is_some() {
             self.recompute_cycles(i);
         }
         if let Some(job) = self.jobs.get(i) {
@@ -1154,7 +1154,7 @@ impl JobEngine {
         let timing_distributions = self.timing_distributions();
         let cfg = &self.cfg;
         let Some(job) = self.jobs.get_mut(i) else { return };
-        let Some(c) = job.reference else { return };
+        let Some(c) = job.reference() else { return };
         if req < job.resync_at {
             return;
         }
@@ -1307,7 +1307,7 @@ impl JobEngine {
         );
         events.push(job_alert(job, req, AlertKind::JobPeriodChanged, Severity::Medium, message));
         let next = job.with_overrides(super::job::enforceable(recent.period_us, recent.tolerance_us));
-        job.reference = Some(next);
+        job.set_reference(Some(next));
         job.stop_after_us = None;
         job.tracker.reset();
         job.tracker.observe(next, req);
@@ -1354,7 +1354,7 @@ impl JobEngine {
             .pair_mates(i)
             .filter_map(|k| self.jobs.get(k).map(|j| (k, j)))
             .filter(|(_, j)| !matches!(j.state, JobState::Retired))
-            .filter_map(|(k, j)| j.reference.map(|c| (k, j.id, c)))
+            .filter_map(|(k, j)| j.reference().map(|c| (k, j.id, c)))
             .collect();
         for &(k, _, c) in &members {
             let same: Vec<u64> = members
@@ -1404,7 +1404,7 @@ impl JobEngine {
         let mut jobs = Vec::new();
         let mut commands = Vec::new();
         for job in &self.jobs {
-            let cadence = job.reference.or_else(|| job.learned_cadence());
+            let cadence = job.reference().or_else(|| job.learned_cadence());
             let entry = JobEntry {
                 key: job.text.key.clone(),
                 protocol: job.key.app_proto.to_string(),

@@ -1,6 +1,7 @@
 //! One tracked job: its identity, what was learned of it (cadence, period, jitter and response
 //! time distributions), the grid it is held to, and its open incidents.
 
+use super::compact::{OptionCadence, OptionU64};
 use super::period::{PeriodConfig, PeriodEstimate, PeriodEstimator};
 use super::recent::Met;
 use super::signature::{Describe, JobKey};
@@ -10,7 +11,7 @@ use crate::event::{JobBody, JobState};
 use crate::flow::FlowInfo;
 use dissectors::Category;
 use hdrhistogram::Histogram;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// Largest value the distributions hold: one hour in µs (larger values are clamped).
 const HIST_MAX_US: u64 = 3_600_000_000;
@@ -164,68 +165,29 @@ struct Store {
     pending: Pending,
 }
 
-#[derive(Debug, Clone)]
-#[repr(C)]
-struct DistState {
-    /// How many samples wait, per [`Sample`] kind.
-    len: [u16; 3],
-    /// `None` once the job is retired (its memory goes with it).
-    store: Option<Box<Store>>,
-}
-
-impl DistState {
-    /// Moves the pending samples of `kind` into its histogram.
-    #[inline(never)]
-    fn flush_kind(&mut self, kind: Sample) {
-        let k = kind as usize;
-        let len = self.len.get(k).map_or(0, |&l| usize::from(l));
-        if let Some(l) = self.len.get_mut(k) {
-            *l = 0;
-        }
-        let Some(store) = self.store.as_deref_mut() else { return };
-        let Store { hists, pending } = store;
-        let h = hists.of(kind);
-        if h.is_empty() {
-            // Sized once, by the first batch, with room to spare (see `Histograms::new`).
-            if let Some(max) = pending.codes(kind, len).max() {
-                let high = bucket_floor(max).saturating_mul(HIST_HEADROOM).clamp(2, HIST_MAX_US);
-                if let Ok(mut sized) = Histogram::new_with_max(high, HIST_SIGFIG) {
-                    sized.auto(true);
-                    *h = sized;
-                }
+/// Moves the `len[kind]` pending samples of `kind` in `store` into its histogram.
+#[inline(never)]
+fn flush_kind(len: &mut [u16; 3], store: Option<&mut Store>, kind: Sample) {
+    let k = kind as usize;
+    let pending_len = len.get(k).map_or(0, |&l| usize::from(l));
+    if let Some(l) = len.get_mut(k) {
+        *l = 0;
+    }
+    let Some(Store { hists, pending }) = store else { return };
+    let h = hists.of(kind);
+    if h.is_empty() {
+        // Sized once, by the first batch, with room to spare (see `Histograms::new`).
+        if let Some(max) = pending.codes(kind, pending_len).max() {
+            let high = bucket_floor(max).saturating_mul(HIST_HEADROOM).clamp(2, HIST_MAX_US);
+            if let Ok(mut sized) = Histogram::new_with_max(high, HIST_SIGFIG) {
+                sized.auto(true);
+                *h = sized;
             }
         }
-        for code in pending.codes(kind, len) {
-            // In range already (clamped when buffered); saturating counts never fail.
-            let _ = h.record(bucket_floor(code));
-        }
     }
-
-    /// Buffers `code` as a sample of `kind`; false when its buffer is full (or the job
-    /// retired).
-    #[inline(always)]
-    fn buffer(&mut self, kind: Sample, code: u16) -> bool {
-        let (Some(len), Some(store)) = (self.len.get_mut(kind as usize), self.store.as_deref_mut()) else {
-            return false;
-        };
-        let Some(slot) = store.pending.slot(kind, usize::from(*len)) else { return false };
-        *slot = code;
-        *len += 1;
-        true
-    }
-
-    /// The buffer of `kind` is full: moves it into the histogram, then buffers `code`.
-    #[cold]
-    #[inline(never)]
-    fn record_after_flush(&mut self, kind: Sample, code: u16) {
-        self.flush_kind(kind);
-        self.buffer(kind, code);
-    }
-
-    fn flush(&mut self) {
-        for kind in [Sample::Interval, Sample::Jitter, Sample::Response] {
-            self.flush_kind(kind);
-        }
+    for code in pending.codes(kind, pending_len) {
+        // In range already (clamped when buffered); saturating counts never fail.
+        let _ = h.record(bucket_floor(code));
     }
 }
 
@@ -244,74 +206,107 @@ impl DistState {
 /// three side by side, cut the engine's read misses by another seventh — 512 undid it, the
 /// buffer's own lines falling out of the cache before a flush reads them).
 /// Reading flushes the buffer first, so readers see every sample; hence the interior
-/// mutability.
+/// mutability, kept out of the job's line (the counts in a `Cell`, the store's borrow flag
+/// in its own allocation): 16 bytes there.
 #[derive(Debug, Clone)]
-pub struct Distributions(RefCell<DistState>);
+pub struct Distributions {
+    /// How many samples wait, per [`Sample`] kind.
+    len: Cell<[u16; 3]>,
+    /// `None` once the job is retired (its memory goes with it).
+    store: Option<Box<RefCell<Store>>>,
+}
 
 impl Distributions {
     fn new() -> Distributions {
-        let store = Histograms::new().map(|hists| Box::new(Store { hists, pending: Pending::default() }));
-        Distributions(RefCell::new(DistState { len: [0; 3], store }))
+        let store = Histograms::new().map(|hists| Box::new(RefCell::new(Store { hists, pending: Pending::default() })));
+        Distributions { len: Cell::new([0; 3]), store }
     }
 
     /// Records `v` µs (clamped into the histograms' range). Inlined: each caller's `kind` is
     /// a constant, which picks the buffer at compile time (the flush stays out of line).
     #[inline(always)]
     pub fn record(&mut self, kind: Sample, v: u64) {
-        let state = self.0.get_mut();
         // 1 µs to an hour: fits in 32 bits.
         let code = bucket_code(u32::try_from(v.clamp(1, HIST_MAX_US)).unwrap_or(u32::MAX));
-        if !state.buffer(kind, code) {
-            state.record_after_flush(kind, code);
+        if !self.buffer(kind, code) {
+            self.record_after_flush(kind, code);
         }
+    }
+
+    /// Buffers `code` as a sample of `kind`; false when its buffer is full (or the job
+    /// retired).
+    #[inline(always)]
+    fn buffer(&mut self, kind: Sample, code: u16) -> bool {
+        let (Some(len), Some(store)) = (self.len.get_mut().get_mut(kind as usize), self.store.as_deref_mut()) else {
+            return false;
+        };
+        let Some(slot) = store.get_mut().pending.slot(kind, usize::from(*len)) else { return false };
+        *slot = code;
+        *len += 1;
+        true
+    }
+
+    /// The buffer of `kind` is full: moves it into the histogram, then buffers `code`.
+    #[cold]
+    #[inline(never)]
+    fn record_after_flush(&mut self, kind: Sample, code: u16) {
+        flush_kind(self.len.get_mut(), self.store.as_deref_mut().map(RefCell::get_mut), kind);
+        self.buffer(kind, code);
     }
 
     /// Frees the histograms (a retired job).
     pub fn release(&mut self) {
-        let state = self.0.get_mut();
-        state.len = [0; 3];
-        state.store = None;
+        self.len.set([0; 3]);
+        self.store = None;
     }
 
     /// `f` of the histograms with every sample recorded, if they are still held.
     pub fn read<T>(&self, f: impl FnOnce(&Histograms) -> T) -> Option<T> {
+        let cell = self.store.as_deref()?;
         // Single-threaded and never re-entered; should a borrow be taken anyway, read what is
         // already in the histograms rather than fail.
-        if let Ok(mut state) = self.0.try_borrow_mut() {
-            state.flush();
-            return state.store.as_deref().map(|s| f(&s.hists));
+        if let Ok(mut store) = cell.try_borrow_mut() {
+            let mut len = self.len.get();
+            for kind in [Sample::Interval, Sample::Jitter, Sample::Response] {
+                flush_kind(&mut len, Some(&mut store), kind);
+            }
+            self.len.set(len);
         }
-        self.0.try_borrow().ok()?.store.as_deref().map(|s| f(&s.hists))
+        cell.try_borrow().ok().map(|store| f(&store.hists))
     }
 }
 
 /// An incident: opened by the first bad observation (which alerts), kept open by further ones
 /// (folded into it), closed after enough good ones in a row. One alert per incident.
+///
+/// Two bytes: whether it is open (the top bit) and the good observations in a row while open
+/// (the other fifteen, saturating: an incident that must see more than 32 767 of them never
+/// closes, where the engine asks for three). The four incidents of a job share its third
+/// cache line with the grid (see [`Job`]).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Incident {
-    pub open: bool,
-    /// Good observations in a row while open (saturating: an incident that must see more
-    /// than 65 535 of them never closes, where the engine asks for three).
-    calm: u16,
-}
+pub struct Incident(u16);
 
 impl Incident {
+    const OPEN: u16 = 1 << 15;
+
+    pub fn is_open(self) -> bool {
+        self.0 & Incident::OPEN != 0
+    }
+
     /// A bad observation; true when it opens the incident (raise the alert).
     pub fn bad(&mut self) -> bool {
-        self.calm = 0;
-        let opens = !self.open;
-        self.open = true;
+        let opens = !self.is_open();
+        // Open, and no good observation since.
+        self.0 = Incident::OPEN;
         opens
     }
 
     /// A good observation; the incident closes after `clear_after` of them in a row.
+    #[inline]
     pub fn good(&mut self, clear_after: u32) {
-        if self.open {
-            self.calm = self.calm.saturating_add(1);
-            if u32::from(self.calm) >= clear_after {
-                self.open = false;
-                self.calm = 0;
-            }
+        if self.is_open() {
+            let calm = (self.0 & !Incident::OPEN).saturating_add(1).min(!Incident::OPEN);
+            self.0 = if u32::from(calm) >= clear_after { 0 } else { Incident::OPEN | calm };
         }
     }
 
@@ -329,13 +324,15 @@ pub struct Incidents {
     pub slow: Incident,
 }
 
-/// [`Job::mature_learned_cadence`] as of one analysis of the estimator: 20 bytes, in the job's
+/// [`Job::mature_learned_cadence`] as of one analysis of the estimator: 16 bytes, in the job's
 /// fourth line beside what a learning poll writes there anyway.
 #[derive(Debug, Clone, Copy)]
 struct MatureCadence {
     /// 0: no cadence (an enforceable period is never 0).
     period_us: u64,
-    tolerance_us: u64,
+    /// Up to 71 minutes (a cadence with a wider tolerance is not kept, see
+    /// [`MatureCadence::derive`]).
+    tolerance_us: u32,
     /// [`PeriodEstimator::analyses`] when it was derived; [`MatureCadence::STALE`] matches
     /// none until the estimator's count wraps, four billion analyses on.
     analyses: u32,
@@ -351,22 +348,27 @@ impl MatureCadence {
     fn of(&mut self, e: &PeriodEstimator) -> Option<Cadence> {
         let analyses = e.analyses();
         if self.analyses != analyses {
-            self.derive(e, analyses);
+            return self.derive(e, analyses);
         }
-        self.cadence()
+        (self.period_us > 0)
+            .then_some(Cadence { period_us: self.period_us, tolerance_us: u64::from(self.tolerance_us) })
     }
 
     #[cold]
     #[inline(never)]
-    fn derive(&mut self, e: &PeriodEstimator, analyses: u32) {
-        // An estimate's period is at least 1 µs, so 0 is free to mean "none".
+    fn derive(&mut self, e: &PeriodEstimator, analyses: u32) -> Option<Cadence> {
         let c = mature_cadence(e);
-        let (period_us, tolerance_us) = c.map_or((0, 0), |c| (c.period_us, c.tolerance_us));
-        *self = MatureCadence { period_us, tolerance_us, analyses };
-    }
-
-    fn cadence(self) -> Option<Cadence> {
-        (self.period_us > 0).then_some(Cadence { period_us: self.period_us, tolerance_us: self.tolerance_us })
+        *self = match c {
+            // An estimate's period is at least 1 µs, so 0 is free to mean "none".
+            None => MatureCadence { period_us: 0, tolerance_us: 0, analyses },
+            Some(c) => match u32::try_from(c.tolerance_us) {
+                Ok(tolerance_us) => MatureCadence { period_us: c.period_us, tolerance_us, analyses },
+                // A job polled every few hours: derived anew at each poll, which costs nothing
+                // that matters at that pace.
+                Err(_) => MatureCadence::STALE,
+            },
+        };
+        c
     }
 }
 
@@ -374,11 +376,14 @@ impl MatureCadence {
 ///
 /// Laid out hot first (`repr(C)` keeps the order): by the time a job polls again, hundreds of
 /// other jobs' transactions and a stream of packets have gone through the cache, so what a
-/// steady poll reads and writes is kept together in the first few cache lines, and what only
-/// alerts, events and baselines need comes after. Aligned to a cache line so that those
-/// lines are the job's own: the job table is one large allocation, which the allocator
-/// places 16 bytes past a page boundary, so that unaligned every "line" of every job
-/// straddled two.
+/// steady poll reads and writes is kept together in the first four cache lines, and what only
+/// alerts, events and baselines need comes after. Four, not five: the optional times, limits
+/// and cadences there take the room of their values alone ([`super::compact`]), the
+/// incidents two bytes each, the distributions' interior mutability lives outside the line;
+/// one line fewer a transaction is one miss fewer once the jobs outgrow the cache
+/// (docs/BENCHMARKS.md, twelfth session). Aligned to a cache line so that those lines are the
+/// job's own: the job table is one large allocation, which the allocator places 16 bytes past
+/// a page boundary, so that unaligned every "line" of every job straddled two.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct Job {
@@ -395,8 +400,9 @@ pub struct Job {
     /// The end of the last capture gap: requests from before it are not placed on the grid
     /// (their answers, lost in the gap, come out late), and silence is counted from it.
     pub resync_at: u64,
-    /// The cadence it is held to (learned, or from the baseline); `None`: not enforced.
-    pub reference: Option<Cadence>,
+    /// The cadence it is held to (learned, or from the baseline); `None`: not enforced. See
+    /// [`Job::reference`].
+    reference: OptionCadence,
     /// Failures in a row now.
     pub failure_run: u32,
     pub state: JobState,
@@ -405,17 +411,18 @@ pub struct Job {
     pub known: bool,
     /// The cadence classification last reported in a job event.
     pub reported_periodic: Option<bool>,
-    // Line 3: the grid an enforced poll is placed on, and the response time limit.
-    pub tracker: Tracker,
-    /// Response times above this raise `response_slow`.
-    pub response_limit_us: Option<u64>,
-    // Line 4: the sample counts and the pointer to the samples and histograms, the open
-    // incidents (read by enforced polls only), and the learned cadence a learning job's steady
+    /// Response times above this raise `response_slow`. See [`Job::response_limit_us`].
+    response_limit_us: OptionU64,
+    // Line 3: the grid a poll is placed on, the open incidents (read by enforced polls only),
+    // the sample counts and the pointer to the samples and histograms, and (straddling into
+    // line 4, which every steady poll reads too) the learned cadence a learning job's steady
     // polls are placed on (so that they do not read the estimate, a line further on).
-    pub dist: Distributions,
+    pub tracker: Tracker,
     pub incidents: Incidents,
+    pub dist: Distributions,
     mature_cadence: MatureCadence,
-    // Lines 5 and 6: the estimator's ring and counters, and its estimate (see its layout).
+    // Line 4: the estimator's ring and counters (its first `STEADY_BYTES`); its estimate
+    // follows in line 5.
     pub estimator: PeriodEstimator,
     // What only failures, alerts, events and baselines read.
     /// The longest run of failures so far.
@@ -476,11 +483,11 @@ impl Job {
             mature_cadence: MatureCadence::STALE,
             state: JobState::Learning,
             reported_periodic: None,
-            reference: None,
+            reference: OptionCadence::default(),
             stop_after_us: None,
             tracker: Tracker::default(),
             known: false,
-            response_limit_us: None,
+            response_limit_us: OptionU64::NONE,
             learned_failure_ratio: None,
             incidents: Incidents::default(),
             cycle: None,
@@ -497,9 +504,29 @@ impl Job {
         }
     }
 
+    /// The cadence it is held to (learned, or from the baseline); `None`: not enforced.
+    #[inline]
+    pub fn reference(&self) -> Option<Cadence> {
+        self.reference.get()
+    }
+
+    pub fn set_reference(&mut self, c: Option<Cadence>) {
+        self.reference = OptionCadence::new(c);
+    }
+
+    /// Response times above this raise `response_slow`; `None` until one is learned or given.
+    #[inline]
+    pub fn response_limit_us(&self) -> Option<u64> {
+        self.response_limit_us.get()
+    }
+
+    pub fn set_response_limit_us(&mut self, limit: Option<u64>) {
+        self.response_limit_us = OptionU64::new(limit);
+    }
+
     /// The cadence it is held to, or else what the estimator has learned so far.
     pub fn cadence(&self) -> Option<Cadence> {
-        self.reference.or_else(|| self.learned_cadence())
+        self.reference().or_else(|| self.learned_cadence())
     }
 
     /// `c` with the rules' tolerance override, if any.
@@ -549,7 +576,7 @@ impl Job {
     /// Silence after which the job counts as stopped: `stop_after_missed + 1` periods plus the
     /// tolerance, unless the baseline says otherwise.
     pub fn stop_after(&self, stop_after_missed: u64) -> Option<u64> {
-        let c = self.reference?;
+        let c = self.reference()?;
         Some(
             self.stop_after_us
                 .unwrap_or_else(|| c.period_us.saturating_mul(stop_after_missed + 1).saturating_add(c.tolerance_us)),
@@ -669,35 +696,87 @@ mod layout {
         assert!(offset_of!(Job, count) + size_of::<u64>() <= 64, "count at {}", offset_of!(Job, count));
     }
 
-    /// A steady poll's own state: the id in the first line, when it ran and what it is held
-    /// to in the second, the grid and the response time limit in the third, the sample
-    /// counts and the incidents in the fourth, the estimator from the fifth.
+    /// A steady poll's own state: the id in the first line; when it ran, what it is held to
+    /// and its response limit in the second; the grid, the incidents, the sample counts and
+    /// the kept cadence from the third; what a steady record touches of the estimator in the
+    /// fourth, and nothing a steady poll touches beyond (the estimate, read when the kept
+    /// cadence is derived anew, comes after).
     #[test]
     fn a_steady_poll_reads_three_more_lines() {
         let line = |offset: usize, size: usize| (offset / 64, (offset + size - 1) / 64);
+        assert_eq!(line(offset_of!(Job, id), size_of::<u64>()), (0, 0));
         for (offset, size) in [
             (offset_of!(Job, last_seen), size_of::<u64>()),
+            (offset_of!(Job, prev_seen), size_of::<u64>()),
             (offset_of!(Job, successes), size_of::<u64>()),
             (offset_of!(Job, resync_at), size_of::<u64>()),
-            (offset_of!(Job, reference), size_of::<Option<Cadence>>()),
+            (offset_of!(Job, reference), size_of::<OptionCadence>()),
             (offset_of!(Job, failure_run), size_of::<u32>()),
             (offset_of!(Job, state), size_of::<JobState>()),
+            (offset_of!(Job, reported_periodic), size_of::<Option<bool>>()),
+            (offset_of!(Job, response_limit_us), size_of::<OptionU64>()),
         ] {
             assert_eq!(line(offset, size), (1, 1), "field at {offset}");
         }
-        for (offset, size) in
-            [(offset_of!(Job, tracker), size_of::<Tracker>()), (offset_of!(Job, response_limit_us), size_of::<u64>())]
-        {
-            assert_eq!(line(offset, size), (2, 2), "field at {offset}");
+        // The rest follows at once; each steady poll reads the grid (line 3) and the
+        // estimator (line 4), so a field may straddle the two.
+        assert_eq!(line(offset_of!(Job, tracker), size_of::<Tracker>()), (2, 2));
+        assert_eq!(offset_of!(Job, tracker), 2 * 64);
+        let mut end = 0;
+        for (offset, size) in [
+            (offset_of!(Job, tracker), size_of::<Tracker>()),
+            (offset_of!(Job, incidents), size_of::<Incidents>()),
+            (offset_of!(Job, dist), size_of::<Distributions>()),
+            (offset_of!(Job, mature_cadence), size_of::<MatureCadence>()),
+            (offset_of!(Job, estimator), PeriodEstimator::STEADY_BYTES),
+        ] {
+            assert!(offset >= end, "field at {offset} overlaps");
+            end = offset + size;
         }
-        assert_eq!(line(offset_of!(Job, id), size_of::<u64>()), (0, 0));
-        // The sample counts and store (what a record reads) and the incidents: line 4.
-        assert_eq!(offset_of!(Job, dist), 3 * 64);
-        assert_eq!(line(offset_of!(Job, dist), size_of::<Distributions>()), (3, 3));
-        assert_eq!(line(offset_of!(Job, incidents), size_of::<Incidents>()), (3, 3));
-        assert_eq!(line(offset_of!(Job, mature_cadence), size_of::<MatureCadence>()), (3, 3));
-        // The estimator's steady lines follow at once (adjacent lines, one stream to fetch).
-        assert_eq!(offset_of!(Job, estimator), 4 * 64);
+        assert_eq!(line(offset_of!(Job, estimator), PeriodEstimator::STEADY_BYTES), (3, 3));
+        assert!(end <= 4 * 64, "the steady lines end at {end}");
+    }
+
+    /// The packed incident opens, stays open and closes as a flag and a count would.
+    #[test]
+    fn a_packed_incident_behaves_as_flag_and_count() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for clear_after in [0, 1, 3, 7] {
+            let mut packed = Incident::default();
+            let (mut open, mut calm) = (false, 0u32);
+            for step in 0..10_000 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match state % 5 {
+                    0 => {
+                        assert_eq!(packed.bad(), !open, "step {step}");
+                        (open, calm) = (true, 0);
+                    }
+                    1 if step % 97 == 0 => {
+                        packed.close();
+                        (open, calm) = (false, 0);
+                    }
+                    _ => {
+                        packed.good(clear_after);
+                        if open {
+                            calm += 1;
+                            if calm >= clear_after {
+                                (open, calm) = (false, 0);
+                            }
+                        }
+                    }
+                }
+                assert_eq!(packed.is_open(), open, "clear after {clear_after}, step {step}");
+            }
+        }
+        // The count saturates rather than wrapping into the flag.
+        let mut long = Incident::default();
+        long.bad();
+        for _ in 0..40_000 {
+            long.good(u32::MAX);
+        }
+        assert!(long.is_open());
     }
 
     /// The job table is one allocation, which the allocator places 16 bytes past a page

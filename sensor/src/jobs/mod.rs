@@ -14,10 +14,12 @@
 //!   enforces.
 //! - [`commands`]: command incidents (`unexpected_command`, `rule_match`), one per program
 //!   change.
+//! - [`compact`]: optional times and cadences in the room of the value alone (hot job state).
 //! - [`text`]: wording of durations and failures in messages.
 
 pub mod baseline;
 pub mod commands;
+pub mod compact;
 pub mod engine;
 pub mod job;
 pub mod period;

@@ -79,6 +79,7 @@
 //! No input panics: timestamps that do not advance are ignored and counted, all arithmetic
 //! saturates, and every configuration value is clamped to a sane range.
 
+use super::compact::OptionU64;
 use super::ring::Ring;
 use std::cell::RefCell;
 
@@ -256,17 +257,21 @@ impl PeriodEstimate {
 
 /// Infers the cadence of one job from its request times. See the module docs.
 #[derive(Debug, Clone)]
-#[repr(C, align(64))]
+#[repr(C)]
 pub struct PeriodEstimator {
-    // What a steady poll touches, first (see [`super::job::Job`]'s layout): the ring, its
-    // counters and flags (one cache line), then the estimate (which a learning poll reads for
-    // the learned cadence: its period, jitter, tolerance and confidence lead it).
-    last_ts: Option<u64>,
+    // What a steady poll touches, first: the ring, its counters and flags, in
+    // [`PeriodEstimator::STEADY_BYTES`] (the job places them in its fourth cache line, see
+    // [`super::job::Job`]'s layout); then the estimate (which a learning poll reads for the
+    // learned cadence: its period, jitter, tolerance and confidence lead it).
+    last_ts: OptionU64,
     samples: u64,
     /// Requests left until the whole window is re-analysed: `cfg.recompute_every` minus the
     /// requests since the last analysis (below zero when a smaller interval was set since),
     /// so that a steady record needs no field of `cfg` to tell whether one is due.
-    until_recompute: i64,
+    until_recompute: i32,
+    /// Analyses of the whole window so far (wrapping): the estimate changes only with one,
+    /// so a caller may keep what it derived from the estimate until this moves on.
+    analyses: u32,
     /// The last `cfg.window` accepted request times, oldest first (its capacity).
     times: Ring,
     /// Whether an irregular request re-analyses the recent window at once (see
@@ -276,9 +281,6 @@ pub struct PeriodEstimator {
     /// what a steady record leaves, noted here rather than written to `tracker` (another
     /// cache line), and settled before the tracker is read.
     anchored_at_last: bool,
-    /// Analyses of the whole window so far (wrapping): the estimate changes only with one,
-    /// so a caller may keep what it derived from the estimate until this moves on.
-    analyses: u32,
     primary: Option<PeriodEstimate>,
     /// The online position on the primary grid.
     tracker: Tracker,
@@ -291,9 +293,15 @@ pub struct PeriodEstimator {
     off_grid: Ring,
 }
 
-/// A re-analysis interval as a signed count (at most `16 × 4096` requests).
-fn interval(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+impl PeriodEstimator {
+    /// The leading bytes that hold all a steady record reads and writes (a test checks it).
+    pub const STEADY_BYTES: usize = 50;
+}
+
+/// A re-analysis interval as a signed count (at most `16 × 4096` requests, so that 32 bits
+/// hold it and the counts against it with room to spare).
+fn interval(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 thread_local! {
@@ -329,7 +337,7 @@ impl PeriodEstimator {
             anchored_at_last: false,
             analyses: 0,
             off_grid: Ring::with_capacity(off_grid_capacity),
-            last_ts: None,
+            last_ts: OptionU64::NONE,
             samples: 0,
             ignored: 0,
             cadence: Cadence::Learning,
@@ -347,7 +355,7 @@ impl PeriodEstimator {
         let old = interval(self.cfg.recompute_every);
         self.cfg.recompute_every = n.clamp(1, self.cfg.window.saturating_mul(16));
         // The requests counted since the last analysis count against the new interval.
-        self.until_recompute += interval(self.cfg.recompute_every) - old;
+        self.until_recompute = self.until_recompute.saturating_add(interval(self.cfg.recompute_every) - old);
     }
 
     /// Re-analyses the window now (before its estimate is read for good: the end of learning,
@@ -367,12 +375,12 @@ impl PeriodEstimator {
     /// known before it. Times must not go backwards; one that is not later than the previous
     /// request is ignored (and counted in [`PeriodEstimator::ignored`]).
     pub fn observe(&mut self, ts_us: u64) -> Observation {
-        if self.last_ts.is_some_and(|last| ts_us <= last) {
+        if self.last_ts.get().is_some_and(|last| ts_us <= last) {
             self.ignored = self.ignored.saturating_add(1);
             return Observation::Ignored;
         }
         self.settle_anchor();
-        self.last_ts = Some(ts_us);
+        self.last_ts = OptionU64::new(Some(ts_us));
         self.samples = self.samples.saturating_add(1);
         self.times.push(ts_us);
 
@@ -396,7 +404,7 @@ impl PeriodEstimator {
             None => Observation::NoCadence,
         };
 
-        self.until_recompute -= 1;
+        self.until_recompute = self.until_recompute.saturating_sub(1);
         // Until a cadence is found every request is analysed; after that, every
         // `recompute_every` requests, plus the cheap recent analysis for an irregular one.
         let filling = self.samples <= self.cfg.window as u64 && self.primary.is_none();
@@ -418,7 +426,7 @@ impl PeriodEstimator {
     /// still re-analysed every `recompute_every` requests). The job engine calls it for polls
     /// its enforcement grid found on time, which keeps a steady job's cost to a ring push.
     pub fn record_steady(&mut self, ts_us: u64) {
-        if self.last_ts.is_some_and(|last| ts_us <= last) {
+        if self.last_ts.get().is_some_and(|last| ts_us <= last) {
             self.ignored = self.ignored.saturating_add(1);
             return;
         }
@@ -432,7 +440,7 @@ impl PeriodEstimator {
     /// it: a request newer than the last, and no re-analysis due with it.
     #[inline]
     pub fn records_steady_alone(&self, ts_us: u64) -> bool {
-        self.last_ts.is_none_or(|last| ts_us > last) && self.until_recompute > 1
+        self.last_ts.get().is_none_or(|last| ts_us > last) && self.until_recompute > 1
     }
 
     /// A steady request into the ring and the grid moved to it, nothing re-analysed: for a
@@ -440,20 +448,20 @@ impl PeriodEstimator {
     /// ([`PeriodEstimator::record_steady`] is the whole record).
     #[inline]
     pub fn push_steady(&mut self, ts_us: u64) {
-        self.last_ts = Some(ts_us);
+        self.last_ts = OptionU64::new(Some(ts_us));
         self.samples = self.samples.saturating_add(1);
         self.times.push(ts_us);
         // The caller vouches that it is on time: the grid moves to it, as an on-time step would.
         // (Without a primary cadence the grid is unused, and replaced by the analysis that
         // finds one: moving it regardless spares reading the estimate.)
         self.anchored_at_last = true;
-        self.until_recompute -= 1;
+        self.until_recompute = self.until_recompute.saturating_sub(1);
     }
 
     /// Writes to the grid what steady records noted in `anchored_at_last`.
     fn settle_anchor(&mut self) {
         if std::mem::take(&mut self.anchored_at_last) {
-            self.tracker.anchor = self.last_ts;
+            self.tracker.anchor = self.last_ts.get();
             self.tracker.alt = None;
         }
     }
@@ -528,13 +536,13 @@ impl PeriodEstimator {
 
     /// The latest accepted request time.
     pub fn last_seen(&self) -> Option<u64> {
-        self.last_ts
+        self.last_ts.get()
     }
 
     /// The latest request that was on the grid (retries and extra requests excluded), when
     /// periodic: the natural argument of [`PeriodEstimator::expected_next`].
     pub fn last_on_time(&self) -> Option<u64> {
-        self.primary.and(if self.anchored_at_last { self.last_ts } else { self.tracker.anchor })
+        self.primary.and(if self.anchored_at_last { self.last_ts.get() } else { self.tracker.anchor })
     }
 
     /// `[earliest, latest]` capture time at which the poll after `last_ts_us` is on time,
@@ -1201,30 +1209,24 @@ mod tests {
         });
     }
 
-    /// What a steady record reads and writes of the estimator is its first cache line (the
-    /// ring's own slot aside), and the estimate a learning poll reads for the learned cadence
-    /// its second.
+    /// What a steady record reads and writes of the estimator lies in its first
+    /// [`PeriodEstimator::STEADY_BYTES`] (the ring's own slot aside), which the job lays in
+    /// one cache line (its own test checks where).
     #[test]
-    fn a_steady_poll_touches_two_lines() {
+    fn a_steady_record_touches_the_leading_bytes() {
         use std::mem::{offset_of, size_of};
-        let line = |start: usize, len: usize| (start / 64, (start + len - 1) / 64);
-        let primary = offset_of!(PeriodEstimator, primary);
-        // The option's tag, before the estimate's fields.
-        let tag = size_of::<Option<PeriodEstimate>>() - size_of::<PeriodEstimate>();
-        for (start, len, want) in [
-            (offset_of!(PeriodEstimator, last_ts), size_of::<Option<u64>>(), 0),
-            (offset_of!(PeriodEstimator, samples), size_of::<u64>(), 0),
-            (offset_of!(PeriodEstimator, until_recompute), size_of::<i64>(), 0),
-            (offset_of!(PeriodEstimator, times), size_of::<Ring>(), 0),
-            (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>(), 0),
-            (offset_of!(PeriodEstimator, anchored_at_last), size_of::<bool>(), 0),
-            (offset_of!(PeriodEstimator, analyses), size_of::<u32>(), 0),
-            // What the learned cadence reads of the estimate (line 1): whether there is one
-            // (the tag before the fields), period, jitter, tolerance and confidence.
-            (primary, tag + offset_of!(PeriodEstimate, confidence) + size_of::<f64>(), 1),
+        for (start, len) in [
+            (offset_of!(PeriodEstimator, last_ts), size_of::<OptionU64>()),
+            (offset_of!(PeriodEstimator, samples), size_of::<u64>()),
+            (offset_of!(PeriodEstimator, until_recompute), size_of::<i32>()),
+            (offset_of!(PeriodEstimator, analyses), size_of::<u32>()),
+            (offset_of!(PeriodEstimator, times), size_of::<Ring>()),
+            (offset_of!(PeriodEstimator, prompt_recent), size_of::<bool>()),
+            (offset_of!(PeriodEstimator, anchored_at_last), size_of::<bool>()),
         ] {
-            assert_eq!(line(start, len), (want, want), "a field at {start}, {len} bytes");
+            assert!(start + len <= PeriodEstimator::STEADY_BYTES, "a field at {start}, {len} bytes");
         }
+        assert!(offset_of!(PeriodEstimator, primary) >= PeriodEstimator::STEADY_BYTES);
     }
 
     /// A steady record notes the grid's move to the request and settles it when the grid is

@@ -102,11 +102,11 @@ impl Job {
             return None;
         }
         if s.enforcing {
-            let cadence = self.reference?;
-            let limit = self.response_limit_us?;
+            let cadence = self.reference()?;
+            let limit = self.response_limit_us()?;
             return (req >= self.resync_at && rt <= limit).then_some(cadence);
         }
-        if self.reference.is_some() || self.reported_periodic != Some(true) || self.estimator.samples() < s.window {
+        if self.reference().is_some() || self.reported_periodic != Some(true) || self.estimator.samples() < s.window {
             return None;
         }
         self.mature_learned_cadence()

@@ -17,6 +17,8 @@
 //! - a request before the next slot's window is early (a retry, an operator's extra read, a
 //!   second cadence): it does not move the grid.
 
+use super::compact::OptionU64;
+
 /// How one request fitted the reference cadence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
@@ -50,12 +52,13 @@ impl Cadence {
 /// The grid of one job. See the module docs.
 #[derive(Debug, Clone, Default)]
 pub struct Tracker {
-    /// The last on-time request (or the start of the grid).
-    anchor: Option<u64>,
+    /// The last on-time request (or the start of the grid). The two times in 8 bytes each: the
+    /// tracker shares the job's third cache line (see [`super::job::Job`]).
+    anchor: OptionU64,
     /// Slots after the anchor already filled by a late poll.
     filled: u64,
     /// The last late request, to detect a re-phased master.
-    last_late: Option<u64>,
+    last_late: OptionU64,
     /// How far the last on-time request was from its slot, µs (the jitter sample).
     last_deviation_us: u64,
 }
@@ -68,7 +71,7 @@ impl Tracker {
     }
 
     pub fn anchor(&self) -> Option<u64> {
-        self.anchor
+        self.anchor.get()
     }
 
     /// How far the last on-time request was from its slot, µs.
@@ -78,7 +81,7 @@ impl Tracker {
 
     /// The capture time by which the next poll is due at the latest (its window's end).
     pub fn due_by(&self, c: Cadence) -> Option<u64> {
-        let next = self.anchor?.saturating_add(c.period_us.saturating_mul(1 + self.filled));
+        let next = self.anchor.get()?.saturating_add(c.period_us.saturating_mul(1 + self.filled));
         Some(next.saturating_add(c.window_us()))
     }
 
@@ -94,9 +97,9 @@ impl Tracker {
     /// moves to it.
     fn on_time(&mut self, ts: u64, deviation_us: u64, missed: u64) -> Fit {
         self.last_deviation_us = deviation_us;
-        self.anchor = Some(ts);
+        self.anchor = OptionU64::new(Some(ts));
         self.filled = 0;
-        self.last_late = None;
+        self.last_late = OptionU64::NONE;
         Fit::OnTime { missed }
     }
 
@@ -106,7 +109,7 @@ impl Tracker {
     /// `None` for anything else, including a grid not yet anchored.
     #[inline]
     pub fn next_slot_deviation(&self, c: Cadence, ts: u64) -> Option<u64> {
-        let anchor = self.anchor.filter(|&anchor| ts > anchor)?;
+        let anchor = self.anchor.get().filter(|&anchor| ts > anchor)?;
         let deviation = (ts - anchor).abs_diff(c.period_us.max(1));
         (deviation <= c.window_us()).then_some(deviation)
     }
@@ -120,8 +123,8 @@ impl Tracker {
 
     /// Places one request on the grid.
     pub fn observe(&mut self, c: Cadence, ts: u64) -> Fit {
-        let Some(anchor) = self.anchor else {
-            self.anchor = Some(ts);
+        let Some(anchor) = self.anchor.get() else {
+            self.anchor = OptionU64::new(Some(ts));
             return Fit::Anchored;
         };
         if ts <= anchor {
@@ -149,17 +152,17 @@ impl Tracker {
         }
         let late_us = dt - after * p;
         let missed = (after - 1).saturating_sub(self.filled);
-        if let Some(prev) = self.last_late {
+        if let Some(prev) = self.last_late.get() {
             if (ts.saturating_sub(prev)).abs_diff(p) <= tol {
                 // Two late polls a period apart: the master re-phased; follow it.
-                self.anchor = Some(ts);
+                self.anchor = OptionU64::new(Some(ts));
                 self.filled = 0;
-                self.last_late = None;
+                self.last_late = OptionU64::NONE;
                 return Fit::Late { late_us, missed };
             }
         }
         self.filled = after;
-        self.last_late = Some(ts);
+        self.last_late = OptionU64::new(Some(ts));
         Fit::Late { late_us, missed }
     }
 }
