@@ -324,8 +324,8 @@ pub struct Incidents {
     pub slow: Incident,
 }
 
-/// [`Job::mature_learned_cadence`] as of one analysis of the estimator: 16 bytes, in the job's
-/// fourth line beside what a learning poll writes there anyway.
+/// [`Job::mature_learned_cadence`] as of one analysis of the estimator: 16 bytes, between the
+/// grid and the estimator's ring header, which a learning poll reads and writes anyway.
 #[derive(Debug, Clone, Copy)]
 struct MatureCadence {
     /// 0: no cadence (an enforceable period is never 0).
