@@ -21,14 +21,15 @@ impl OptionU64 {
         OptionU64(v.and_then(|v| NonZeroU64::new(v.saturating_add(1))))
     }
 
+    /// `Some(v)`.
     #[inline]
-    pub fn get(self) -> Option<u64> {
-        self.0.map(|n| n.get() - 1)
+    pub fn some(v: u64) -> OptionU64 {
+        OptionU64::new(Some(v))
     }
 
     #[inline]
-    pub fn is_some(self) -> bool {
-        self.0.is_some()
+    pub fn get(self) -> Option<u64> {
+        self.0.map(|n| n.get() - 1)
     }
 }
 
@@ -43,7 +44,7 @@ impl OptionCadence {
     #[inline]
     pub fn new(c: Option<Cadence>) -> OptionCadence {
         match c {
-            Some(c) => OptionCadence { period_us: OptionU64::new(Some(c.period_us)), tolerance_us: c.tolerance_us },
+            Some(c) => OptionCadence { period_us: OptionU64::some(c.period_us), tolerance_us: c.tolerance_us },
             None => OptionCadence::default(),
         }
     }
@@ -65,9 +66,8 @@ mod tests {
         assert_eq!(size_of::<OptionCadence>(), 16);
         for v in [None, Some(0), Some(1), Some(1_700_000_000_000_000), Some(u64::MAX - 1)] {
             assert_eq!(OptionU64::new(v).get(), v);
-            assert_eq!(OptionU64::new(v).is_some(), v.is_some());
         }
-        assert_eq!(OptionU64::new(Some(u64::MAX)).get(), Some(u64::MAX - 1));
+        assert_eq!(OptionU64::some(u64::MAX).get(), Some(u64::MAX - 1));
         assert_eq!(OptionU64::default().get(), None);
         for c in [
             None,

@@ -305,7 +305,7 @@ impl Incident {
     #[inline]
     pub fn good(&mut self, clear_after: u32) {
         if self.is_open() {
-            let calm = (self.0 & !Incident::OPEN).saturating_add(1).min(!Incident::OPEN);
+            let calm = ((self.0 & !Incident::OPEN) + 1).min(!Incident::OPEN);
             self.0 = if u32::from(calm) >= clear_after { 0 } else { Incident::OPEN | calm };
         }
     }

@@ -380,7 +380,7 @@ impl PeriodEstimator {
             return Observation::Ignored;
         }
         self.settle_anchor();
-        self.last_ts = OptionU64::new(Some(ts_us));
+        self.last_ts = OptionU64::some(ts_us);
         self.samples = self.samples.saturating_add(1);
         self.times.push(ts_us);
 
@@ -448,7 +448,7 @@ impl PeriodEstimator {
     /// ([`PeriodEstimator::record_steady`] is the whole record).
     #[inline]
     pub fn push_steady(&mut self, ts_us: u64) {
-        self.last_ts = OptionU64::new(Some(ts_us));
+        self.last_ts = OptionU64::some(ts_us);
         self.samples = self.samples.saturating_add(1);
         self.times.push(ts_us);
         // The caller vouches that it is on time: the grid moves to it, as an on-time step would.

@@ -97,7 +97,7 @@ impl Tracker {
     /// moves to it.
     fn on_time(&mut self, ts: u64, deviation_us: u64, missed: u64) -> Fit {
         self.last_deviation_us = deviation_us;
-        self.anchor = OptionU64::new(Some(ts));
+        self.anchor = OptionU64::some(ts);
         self.filled = 0;
         self.last_late = OptionU64::NONE;
         Fit::OnTime { missed }
@@ -124,7 +124,7 @@ impl Tracker {
     /// Places one request on the grid.
     pub fn observe(&mut self, c: Cadence, ts: u64) -> Fit {
         let Some(anchor) = self.anchor.get() else {
-            self.anchor = OptionU64::new(Some(ts));
+            self.anchor = OptionU64::some(ts);
             return Fit::Anchored;
         };
         if ts <= anchor {
@@ -155,14 +155,14 @@ impl Tracker {
         if let Some(prev) = self.last_late.get() {
             if (ts.saturating_sub(prev)).abs_diff(p) <= tol {
                 // Two late polls a period apart: the master re-phased; follow it.
-                self.anchor = OptionU64::new(Some(ts));
+                self.anchor = OptionU64::some(ts);
                 self.filled = 0;
                 self.last_late = OptionU64::NONE;
                 return Fit::Late { late_us, missed };
             }
         }
         self.filled = after;
-        self.last_late = OptionU64::new(Some(ts));
+        self.last_late = OptionU64::some(ts);
         Fit::Late { late_us, missed }
     }
 }
