@@ -1251,12 +1251,18 @@ impl JobEngine {
         // Polls held up by a command incident between the same hosts (a program download
         // occupying the connection) are part of that incident, not a timing incident; and a
         // slot in which the master sent another request to the same outstation instead (an
-        // integrity poll standing in for every tenth event poll) was not missed.
+        // integrity poll standing in for every tenth event poll) was not missed. A request
+        // stands in for one slot: three slots missed around one integrity poll are still
+        // missed polls.
         if timing_alerts.is_empty() {
             return;
         }
         let Some(pair_key) = self.jobs.get(i).map(|j| j.key.pair()) else { return };
-        if !self.command_incident_open(&pair_key, req) && !self.substituted(i, substitute_window) {
+        if self.command_incident_open(&pair_key, req) {
+            return;
+        }
+        let substitutes = self.substitutes(i, substitute_window);
+        if substitutes == 0 || substitutes < missed {
             events.append(&mut timing_alerts);
         }
     }
@@ -1325,19 +1331,23 @@ impl JobEngine {
         self.pair_of.iter().enumerate().filter(move |(_, &p)| Some(p) == pair).map(|(k, _)| k)
     }
 
-    /// Whether another job of the same pair made a request in `window` (a poll that stood in
-    /// for the missed one).
-    fn substituted(&self, i: usize, window: (u64, u64)) -> bool {
+    /// How many requests other jobs of the same pair made in `window` that read everything
+    /// job `i` reads (polls that may have stood in for its missed ones, one slot each). Each
+    /// job's last two requests are known, so a job counts at most two.
+    fn substitutes(&self, i: usize, window: (u64, u64)) -> u64 {
         let (from, to) = window;
-        let Some(missed) = self.jobs.get(i) else { return false };
-        from < to
-            && self.pair_mates(i).any(|k| {
-                let Some(j) = self.jobs.get(k) else { return false };
-                k != i
-                    && j.function_code == missed.function_code
-                    && ((j.last_seen >= from && j.last_seen <= to) || (j.prev_seen >= from && j.prev_seen <= to))
-                    && signature::covers(&j.text.key, &missed.text.key)
-            })
+        let Some(missed) = self.jobs.get(i) else { return 0 };
+        if from >= to {
+            return 0;
+        }
+        let within = |t: u64| u64::from(t >= from && t <= to);
+        self.pair_mates(i)
+            .filter(|&k| k != i)
+            .filter_map(|k| self.jobs.get(k))
+            .filter(|j| j.function_code == missed.function_code && signature::covers(&j.text.key, &missed.text.key))
+            // A job's first request is both its last and its previous one.
+            .map(|j| within(j.last_seen) + if j.prev_seen < j.last_seen { within(j.prev_seen) } else { 0 })
+            .sum()
     }
 
     /// Whether a command incident between the two hosts of `pair` (either way round) was
