@@ -1261,8 +1261,8 @@ impl JobEngine {
         if self.command_incident_open(&pair_key, req) {
             return;
         }
-        let substitutes = self.substitutes(i, substitute_window);
-        if substitutes == 0 || substitutes < missed {
+        // A late poll with no slot missed is excused by one substitute.
+        if self.substitutes(i, substitute_window) < missed.max(1) {
             events.append(&mut timing_alerts);
         }
     }
@@ -1344,9 +1344,12 @@ impl JobEngine {
         self.pair_mates(i)
             .filter(|&k| k != i)
             .filter_map(|k| self.jobs.get(k))
-            .filter(|j| j.function_code == missed.function_code && signature::covers(&j.text.key, &missed.text.key))
+            .filter(|j| j.function_code == missed.function_code)
             // A job's first request is both its last and its previous one.
-            .map(|j| within(j.last_seen) + if j.prev_seen < j.last_seen { within(j.prev_seen) } else { 0 })
+            .map(|j| (j, within(j.last_seen) + if j.prev_seen < j.last_seen { within(j.prev_seen) } else { 0 }))
+            // The signature comparison parses both keys: only for requests in the window.
+            .filter(|&(j, n)| n > 0 && signature::covers(&j.text.key, &missed.text.key))
+            .map(|(_, n)| n)
             .sum()
     }
 
